@@ -1,0 +1,39 @@
+# The README's commands. `make setup` is idempotent and takes seconds once everything is there.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-deps
+
+.PHONY: setup engine test lint typecheck unit demo bench clean
+
+setup: $(STAMP) engine
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+engine: $(STAMP)
+	$(BIN)/trainctl engine install
+
+lint: $(STAMP)
+	$(BIN)/ruff check orchestrator policies tests bench examples
+	$(BIN)/ruff format --check orchestrator policies tests bench examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest
+
+test: setup lint typecheck unit
+
+demo: setup
+	$(BIN)/trainctl validate examples/quickstart/job.yaml
+
+bench: setup
+	$(BIN)/python bench/startup.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,19 @@
+"""`trainctl schema`: the JSON Schema of the job spec, for editors and CI linters."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli.output import emit_json, output_option
+
+
+@click.command("schema")
+@output_option
+def command(output: str) -> None:
+    """Print the JSON Schema of job spec trainctl/v1 (always JSON)."""
+    from orchestrator.spec.models import JobSpec
+
+    schema = JobSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://trainctl.dev/schema/trainctl-v1.json"
+    emit_json(schema)

@@ -1,0 +1,121 @@
+"""The trainctl entry point: the ONE place where exit codes are decided.
+
+Commands are registered in a table and imported lazily, so ``trainctl --help`` and ``trainctl
+validate`` never load pulumi, boto3 or botocore.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from orchestrator import __version__
+from orchestrator.errors import ExitCode, InternalError, TrainctlError, interrupted
+
+# name -> (module under orchestrator.cli.commands, one-line help shown by `trainctl --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate", "Check a job spec; print it normalized."),
+    "schema": ("schema", "Print the JSON Schema of the job spec (for editors)."),
+    "plan": ("plan", "Preview what `up` would create, with policy results and price."),
+    "check": ("check", "Run the policy pack over the offline plan (no engine, no cloud)."),
+    "up": ("up", "Allocate and run a job (resumes an unfinished job of that name)."),
+    "status": ("status", "Show one job, or the newest jobs."),
+    "ls": ("ls", "List jobs."),
+    "logs": ("logs", "Print a job's output; -f follows it."),
+    "cancel": ("cancel", "Stop a job gracefully (final checkpoint), then tear it down."),
+    "down": ("down", "Tear a job down; --purge also deletes its artifacts."),
+    "cost": ("cost", "Cost reports by job, team, owner, target or resource type."),
+    "gc": ("gc", "Find and remove leaked resources, expired jobs and stale locks."),
+    "recover": ("recover", "Make a job's state true again after a crash."),
+    "doctor": ("doctor", "Check the engine, backend, credentials and policy pack."),
+    "engine": ("engine", "Install and inspect the Pulumi engine."),
+    "prices": ("prices", "Inspect and refresh the price catalog."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported only when invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS or not _available(cmd_name):
+            return None
+        module = importlib.import_module(f"orchestrator.cli.commands.{COMMANDS[cmd_name][0]}")
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+def _available(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(f"orchestrator.cli.commands.{COMMANDS[name][0]}") is not None
+
+
+class _Globals:
+    debug = False
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="trainctl")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default=None, help="Log rendering on stderr.")
+def cli(debug: bool, log_format: str | None) -> None:
+    """trainctl: ML training jobs on cloud GPUs, with Pulumi stacks as the record of what exists."""
+    _Globals.debug = debug
+    from orchestrator.logs import configure_logging
+
+    fmt = log_format or os.environ.get("TRAINCTL_LOG_FORMAT", "auto")
+    level = "debug" if debug else os.environ.get("TRAINCTL_LOG_LEVEL", "info")
+    configure_logging(fmt, level)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI and exit with the code that the outcome decides."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the process exit code (never raises)."""
+    try:
+        result: Any = cli.main(args=argv, prog_name="trainctl", standalone_mode=False)
+    except TrainctlError as e:
+        return _fail(e)
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.Abort:
+        return _fail(interrupted(2, "aborted"))
+    except click.ClickException as e:
+        e.show()
+        return ExitCode.INVALID_INPUT
+    except KeyboardInterrupt:
+        return _fail(interrupted(2, "interrupted"))
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception as e:  # noqa: BLE001 - the last line of defence: report a bug, exit 1
+        if _Globals.debug:
+            traceback.print_exc()
+        return _fail(
+            InternalError(f"internal error: {type(e).__name__}: {e}", hint="rerun with --debug for a traceback and report it")
+        )
+    return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _fail(error: TrainctlError) -> int:
+    from orchestrator.cli.output import render_error
+
+    if _Globals.debug and error.__cause__ is not None:
+        traceback.print_exception(error)
+    render_error(error)
+    return int(error.exit_code)

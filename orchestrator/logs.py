@@ -1,0 +1,60 @@
+"""Structured logging: key-value events on stderr, configured once per process.
+
+Console rendering on a TTY, JSON lines otherwise (``--log-format`` overrides). Job and run ids are
+bound through contextvars (``bind_job``) so every event of an operation carries them. structlog is
+imported on the first log call, not at start-up: commands that never log stay fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+
+class _Config:
+    fmt = "auto"
+    level = "info"
+    applied = False
+
+
+def configure_logging(fmt: str = "auto", level: str = "info") -> None:
+    """Choose rendering (``auto``, ``console`` or ``json``) and level; applied at the first log call."""
+    _Config.fmt = fmt if fmt in ("auto", "console", "json") else "auto"
+    _Config.level = level if level in _LEVELS else "info"
+    _Config.applied = False
+
+
+def get_logger(name: str) -> Any:
+    """A structlog logger for module ``name``."""
+    import structlog
+
+    if not _Config.applied:
+        _apply(structlog)
+    return structlog.get_logger(name)
+
+
+def bind_job(job_id: str, **extra: object) -> None:
+    """Attach ``job_id`` (and e.g. ``run_id``) to every event logged from now on in this context."""
+    import structlog
+
+    structlog.contextvars.bind_contextvars(job_id=job_id, **extra)
+
+
+def _apply(structlog: Any) -> None:
+    use_console = _Config.fmt == "console" or (_Config.fmt == "auto" and sys.stderr.isatty())
+    renderer: Any = structlog.dev.ConsoleRenderer(colors=True) if use_console else structlog.processors.JSONRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[_Config.level]),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    _Config.applied = True

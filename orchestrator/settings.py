@@ -1,0 +1,97 @@
+"""trainctl settings: ``TRAINCTL_*`` environment variables over ``$TRAINCTL_HOME/config.toml``.
+
+A bad value is an InvalidInput error (exit 2) that names the setting and where it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from orchestrator.errors import SettingsError
+
+ENV_PREFIX = "TRAINCTL_"
+
+
+def trainctl_home() -> Path:
+    """``$TRAINCTL_HOME``, default ``~/.trainctl``."""
+    return Path(os.environ.get("TRAINCTL_HOME") or Path.home() / ".trainctl").expanduser()
+
+
+class Settings(BaseSettings):
+    """Every knob trainctl reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=trainctl_home)
+    backend_url: str | None = Field(default=None, description="Pulumi backend URL; default file://$TRAINCTL_HOME/state")
+    engine_dir: Path | None = Field(default=None, description="where engines are cached; default $TRAINCTL_HOME/engine")
+    local_hourly_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    default_region: str = "us-east-1"
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    aws_endpoint_url: str | None = None
+    grace_period_s: float = Field(default=10.0, gt=0, le=3600)
+    poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+
+    @field_validator("backend_url")
+    @classmethod
+    def _backend_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("file://", "s3://", "https://", "azblob://", "gs://")):
+            raise ValueError("must be a Pulumi backend URL: file://, s3://, azblob://, gs:// or https://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=trainctl_home() / "config.toml")
+        return (init_settings, env_settings, toml)
+
+    @property
+    def state_url(self) -> str:
+        """The Pulumi backend URL in force."""
+        return self.backend_url or f"file://{self.home / 'state'}"
+
+    @property
+    def engines(self) -> Path:
+        """The directory that holds engine versions."""
+        return self.engine_dir or self.home / "engine"
+
+    @property
+    def passphrase_file(self) -> Path:
+        """The file that holds the secrets passphrase of the default backend."""
+        return self.home / "passphrase"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings in force, read once per process."""
+    return load_settings()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; raise SettingsError naming each bad one."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as e:
+        problems = [f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in e.errors()]
+        raise SettingsError(
+            "invalid trainctl setting: " + "; ".join(problems),
+            details=problems,
+            hint=f"fix the environment variable or {trainctl_home() / 'config.toml'}",
+        ) from None
+    except (OSError, ValueError) as e:
+        raise SettingsError(f"cannot read {trainctl_home() / 'config.toml'}: {e}") from None

@@ -1,0 +1,69 @@
+"""Shared fixtures: every test runs with its own TRAINCTL_HOME; the engine cache is shared."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from orchestrator.settings import Settings, get_settings
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+# Resolved once, before any test points TRAINCTL_HOME elsewhere: engines are built once per machine.
+SHARED_ENGINES = Path(
+    os.environ.get("TRAINCTL_ENGINE_DIR") or Path(os.environ.get("TRAINCTL_HOME") or Path.home() / ".trainctl") / "engine"
+)
+
+
+@pytest.fixture(autouse=True)
+def trainctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A private TRAINCTL_HOME per test; settings are re-read."""
+    home = tmp_path / "trainctl-home"
+    home.mkdir()
+    monkeypatch.setenv("TRAINCTL_HOME", str(home))
+    monkeypatch.setenv("TRAINCTL_ENGINE_DIR", str(SHARED_ENGINES))
+    for name in ("TRAINCTL_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "TRAINCTL_LOG_FORMAT"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+
+
+@dataclass
+class CliResult:
+    """What a user sees from one trainctl invocation."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run trainctl in-process: ``cli("validate", path)`` -> CliResult."""
+    from orchestrator.cli.main import run
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = run(list(args))
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return invoke
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The settings in force for this test."""
+    return get_settings()
+
+
+def trainctl_cmd() -> list[str]:
+    """The console script of this checkout's virtualenv."""
+    script = Path(sys.executable).parent / "trainctl"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "orchestrator"]
