@@ -30,7 +30,8 @@ unit: setup
 test: setup lint typecheck unit
 
 demo: setup
-	$(BIN)/trainctl validate examples/quickstart/job.yaml
+	$(BIN)/trainctl up examples/quickstart/job.yaml
+	$(BIN)/trainctl ls
 
 bench: setup
 	$(BIN)/python bench/startup.py

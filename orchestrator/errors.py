@@ -85,6 +85,14 @@ class NotFoundError(InvalidInputError):
     """A named job, file or resource does not exist."""
 
 
+class PriceNotFoundError(InvalidInputError):
+    """The price catalog has no price for that region, instance type, purchase option or storage kind.
+
+    Never answered with a default: the message names what was asked for, the hint lists what the
+    catalog does know nearby (same-family sizes, or the known regions).
+    """
+
+
 class PolicyViolationError(TrainctlError):
     """A mandatory policy said no; nothing was allocated."""
 

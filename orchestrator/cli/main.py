@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "engine": ("engine", "Install and inspect the Pulumi engine."),
     "prices": ("prices", "Inspect and refresh the price catalog."),
 }
+# Commands that work but are not listed: internal hooks.
+HIDDEN: dict[str, str] = {"finalize": "finalize"}
 
 
 class LazyGroup(click.Group):
@@ -45,9 +47,13 @@ class LazyGroup(click.Group):
         return [name for name in COMMANDS if _available(name)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS or not _available(cmd_name):
+        if cmd_name in HIDDEN:
+            module_name = HIDDEN[cmd_name]
+        elif cmd_name in COMMANDS and _available(cmd_name):
+            module_name = COMMANDS[cmd_name][0]
+        else:
             return None
-        module = importlib.import_module(f"orchestrator.cli.commands.{COMMANDS[cmd_name][0]}")
+        module = importlib.import_module(f"orchestrator.cli.commands.{module_name}")
         command: click.Command = module.command
         return command
 

@@ -30,6 +30,17 @@ class LoadedSpec:
     base_dir: Path
     notices: list[str] = field(default_factory=list)
 
+    def with_target(self, target: str) -> LoadedSpec:
+        """The same spec aimed at ``target`` (``--target``), validated again."""
+        try:
+            spec = self.spec.with_target(target)
+        except ValidationError as e:
+            problems = [
+                f"{self.source}: {'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in e.errors()
+            ]
+            raise SpecError(f"{self.source}: not valid for target {target}", details=problems) from None
+        return LoadedSpec(spec=spec, source=self.source, base_dir=self.base_dir, notices=_notices(spec))
+
     @property
     def workdir(self) -> Path:
         """``code.workdir`` resolved against the spec file's directory."""

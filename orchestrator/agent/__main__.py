@@ -1,0 +1,35 @@
+"""``python -m orchestrator.agent CONFIG``: supervise one run; then run the finalize hook if any."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.agent.config import AgentConfig
+from orchestrator.agent.store import open_store
+from orchestrator.agent.supervisor import Supervisor
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m orchestrator.agent CONFIG.json", file=sys.stderr)
+        return 2
+    config = AgentConfig.from_file(Path(argv[0]))
+    interruption = None
+    if config.spot_notice_url:
+        from orchestrator.agent.imds import SpotNotice
+
+        interruption = SpotNotice(config.spot_notice_url)
+    code = Supervisor(config, open_store(config.store_url), interruption=interruption).run()
+    # Hooks outlive the agent (own session) and do not carry the job id: they are not the job's processes.
+    env = {k: v for k, v in os.environ.items() if k != "TRAINCTL_JOB_ID"}
+    for hook in (config.finalize_command, config.shutdown_command):
+        if hook:
+            subprocess.Popen(hook, start_new_session=True, stdin=subprocess.DEVNULL, env=env)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

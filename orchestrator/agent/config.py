@@ -1,0 +1,53 @@
+"""What the agent is told: written by the target as JSON, read by ``python -m orchestrator.agent``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """Everything one supervised run needs. Secrets never appear here: they arrive in the environment."""
+
+    job_id: str
+    workdir: str
+    run: str
+    store_url: str
+    setup: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    checkpoint_path: str = "checkpoints"
+    sync_interval_s: float = 60.0
+    keep_last: int = 3
+    max_runtime_s: float | None = None
+    max_failures: int = 0
+    grace_period_s: float = 10.0
+    heartbeat_s: float = 2.0
+    hourly_usd: float = 0.0
+    max_cost_usd: float | None = None
+    started_at: float | None = None
+    spot_notice_url: str | None = None
+    shutdown_command: list[str] | None = None
+    finalize_command: list[str] | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_file(cls, path: Path) -> AgentConfig:
+        data: dict[str, Any] = json.loads(path.read_text())
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def deadline(self, started_at: float) -> tuple[float | None, str | None]:
+        """When the run must stop and why: ``max_runtime`` or the dollar budget, whichever is first."""
+        limits: list[tuple[float, str]] = []
+        if self.max_runtime_s is not None:
+            limits.append((started_at + self.max_runtime_s, "max_runtime"))
+        if self.max_cost_usd is not None and self.hourly_usd > 0:
+            limits.append((started_at + self.max_cost_usd / self.hourly_usd * 3600.0, "budget"))
+        if not limits:
+            return None, None
+        return min(limits)

@@ -1,0 +1,90 @@
+"""Process facts from /proc: identity (pid + start time) and whole-session teardown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+PROC = Path("/proc")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = (PROC / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its closing one.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def start_ticks(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (None when it does not exist)."""
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def is_alive(pid: int, ticks: int | None = None) -> bool:
+    """Whether ``pid`` runs and is the same process as when ``ticks`` was recorded (not a zombie)."""
+    fields = _stat_fields(pid)
+    if not fields or fields[0] in ("Z", "X"):
+        return False
+    return ticks is None or int(fields[19]) == ticks
+
+
+def session_members(sid: int) -> list[int]:
+    """Every live process whose session id is ``sid``."""
+    members = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat_fields(int(entry.name))
+        if fields and fields[0] not in ("Z", "X") and int(fields[3]) == sid:
+            members.append(int(entry.name))
+    return members
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Pids whose environment has ``name=value`` (how a job's processes are found after a crash)."""
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and is_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def terminate_session(sid: int, grace_s: float, *, leader_ticks: int | None = None) -> bool:
+    """SIGTERM every process of session ``sid``, wait up to ``grace_s``, then SIGKILL the rest.
+
+    ``leader_ticks`` guards against a recycled pid: when the leader is gone or not the recorded
+    process, only members of the session (which keeps its id while any member lives) are signalled.
+    Returns True when something had to be killed with SIGKILL.
+    """
+    _signal_all(session_members(sid), signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        if not session_members(sid):
+            return False
+        time.sleep(0.05)
+    survivors = session_members(sid)
+    _signal_all(survivors, signal.SIGKILL)
+    end = time.monotonic() + 5
+    while session_members(sid) and time.monotonic() < end:
+        time.sleep(0.05)
+    return bool(survivors)
+
+
+def _signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            continue

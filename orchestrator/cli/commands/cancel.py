@@ -1,0 +1,19 @@
+"""`trainctl cancel JOB`: graceful stop (final checkpoint), then teardown."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli.output import emit_json, is_json, output_option, say
+
+
+@click.command("cancel")
+@click.argument("job")
+@output_option
+def command(job: str, output: str) -> None:
+    """Stop JOB gracefully, tear it down and keep its artifacts."""
+    from orchestrator.lifecycle.context import Runtime
+    from orchestrator.lifecycle.stop import cancel_job
+
+    record = cancel_job(Runtime(), job)
+    emit_json(record.summary()) if is_json() else say(f"job {record.job_id}: {record.state} ({record.reason})")

@@ -1,0 +1,24 @@
+"""`trainctl recover JOB`: make the job's state true again after a crash."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli.output import emit_json, is_json, output_option, say
+
+
+@click.command("recover")
+@click.argument("job")
+@output_option
+def command(job: str, output: str) -> None:
+    """Clear stale locks and pending operations, stop strays, finish an interrupted teardown."""
+    from orchestrator.lifecycle.context import Runtime
+    from orchestrator.lifecycle.recover import recover_job
+
+    record, actions = recover_job(Runtime(), job)
+    if is_json():
+        emit_json({**record.summary(), "actions": actions})
+        return
+    for line in actions:
+        say(f"- {line}")
+    say(f"job {record.job_id}: {record.state}")

@@ -1,0 +1,25 @@
+"""`trainctl status [JOB]`: one job in detail, or the newest jobs."""
+
+from __future__ import annotations
+
+import click
+
+from orchestrator.cli.output import emit_json, is_json, output_option
+from orchestrator.cli.render import job_view, table
+
+
+@click.command("status")
+@click.argument("job", required=False)
+@output_option
+def command(job: str | None, output: str) -> None:
+    """Show JOB (an id, or a name for its newest job); without JOB, the ten newest jobs."""
+    from orchestrator.lifecycle.context import Runtime
+    from orchestrator.lifecycle.query import job_status, list_jobs
+
+    rt = Runtime()
+    if job is None:
+        rows = list_jobs(rt, limit=10)
+        emit_json(rows) if is_json() else table(rows)
+        return
+    detail = job_status(rt, job)
+    emit_json(detail) if is_json() else job_view(detail)

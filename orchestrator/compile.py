@@ -1,0 +1,110 @@
+"""Compile: a validated spec + a job id -> everything the target's Pulumi program needs (pure data).
+
+The tags of DESIGN.md are computed here once; the spec travels in stack config; secrets are read
+from the caller's environment and handed to the engine as Pulumi secrets (never in plain state).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import InvalidInputError
+from orchestrator.settings import Settings
+from orchestrator.spec.loader import LoadedSpec
+from orchestrator.spec.models import JobSpec
+
+TAG_PREFIX = "trainctl:"
+
+
+@dataclass(frozen=True)
+class CompiledJob:
+    """One job, ready to become a stack."""
+
+    job_id: str
+    spec: JobSpec
+    source_dir: Path
+    spec_path: str
+    tags: dict[str, str]
+    secret_values: dict[str, str] = field(repr=False)
+    home: Path
+    hourly_usd: float
+    grace_period_s: float
+    region: str | None = None
+
+    @property
+    def run_dir(self) -> Path:
+        """Local scratch space of the job (its working directory lives below it)."""
+        return self.home / "runs" / self.job_id
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """The local artifact store (retained on teardown)."""
+        return self.home / "artifacts" / self.job_id
+
+    def stack_config(self) -> dict[str, str]:
+        """Plain stack config: the normalized spec and the job's identity."""
+        import json
+
+        return {
+            "trainctl:jobId": self.job_id,
+            "trainctl:spec": json.dumps(self.spec.to_document(), sort_keys=True),
+            "trainctl:specPath": self.spec_path,
+            "trainctl:sourceDir": str(self.source_dir),
+        }
+
+    def secret_config(self) -> dict[str, str]:
+        """Secret stack config: encrypted by the engine with the backend's passphrase."""
+        import json
+
+        return {"trainctl:secrets": json.dumps(self.secret_values, sort_keys=True)}
+
+
+def job_tags(spec: JobSpec, job_id: str) -> dict[str, str]:
+    """The tags every taggable resource (and the stack) carries."""
+    tags = {
+        f"{TAG_PREFIX}job-id": job_id,
+        f"{TAG_PREFIX}job-name": spec.name,
+        f"{TAG_PREFIX}team": spec.team,
+        f"{TAG_PREFIX}owner": spec.owner,
+        f"{TAG_PREFIX}managed-by": "trainctl",
+    }
+    if spec.cost_center:
+        tags[f"{TAG_PREFIX}cost-center"] = spec.cost_center
+    return tags
+
+
+def read_secrets(spec: JobSpec, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The values of ``spec.secrets`` from the caller's environment; all missing names in one error."""
+    env = os.environ if environ is None else environ
+    missing = [name for name in spec.secrets if name not in env]
+    if missing:
+        raise InvalidInputError(
+            f"secrets not set in your environment: {', '.join(missing)}",
+            hint="export them before `trainctl up` (they are stored encrypted in the job's stack)",
+        )
+    return {name: env[name] for name in spec.secrets}
+
+
+def compile_job(loaded: LoadedSpec, job_id: str, settings: Settings, *, hourly_usd: float, read_env: bool = True) -> CompiledJob:
+    """Everything the target needs for ``job_id``; raises InvalidInputError on a missing workdir or secret."""
+    spec = loaded.spec
+    source = loaded.workdir
+    if not source.is_dir():
+        raise InvalidInputError(f"code.workdir {spec.code.workdir!r} is not a directory (resolved to {source})")
+    secrets: dict[str, Any] = read_secrets(spec) if read_env else {name: "" for name in spec.secrets}
+    region = spec.resources.region or settings.default_region if spec.target != "local" else None
+    return CompiledJob(
+        job_id=job_id,
+        spec=spec,
+        source_dir=source,
+        spec_path=loaded.source,
+        tags=job_tags(spec, job_id),
+        secret_values=secrets,
+        home=settings.home,
+        hourly_usd=hourly_usd,
+        grace_period_s=settings.grace_period_s,
+        region=region,
+    )

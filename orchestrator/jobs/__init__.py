@@ -1,0 +1,1 @@
+"""Job identity, records (the fast index over Pulumi state) and per-job operation locks."""

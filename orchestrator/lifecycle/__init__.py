@@ -1,0 +1,1 @@
+"""Lifecycle services: plan, up, status, logs, cancel, down, recover. Commands call these."""

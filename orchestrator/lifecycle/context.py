@@ -1,0 +1,42 @@
+"""The runtime a lifecycle operation needs: settings, the job ledger, the engine workspace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from orchestrator.jobs.records import Ledger
+from orchestrator.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from orchestrator.engine.automation import Workspace
+    from orchestrator.spec.models import JobSpec
+
+
+@dataclass
+class Runtime:
+    """Lazily built collaborators: the engine is started only by operations that need it."""
+
+    settings: Settings = field(default_factory=get_settings)
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.settings.home)
+
+    @cached_property
+    def workspace(self) -> Workspace:
+        from orchestrator.engine.automation import Workspace
+
+        return Workspace(self.settings)
+
+    def hourly_price(self, spec: JobSpec) -> float:
+        """The hourly price of the job's compute (local: the configured amortised price)."""
+        if spec.target == "local":
+            return self.settings.local_hourly_usd
+        from orchestrator.cost.catalog import load_catalog
+
+        resources = spec.resources
+        region = resources.region or self.settings.default_region
+        assert resources.instance_type is not None
+        return load_catalog().hourly(region, resources.instance_type, spot=resources.spot).usd

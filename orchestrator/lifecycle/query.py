@@ -1,0 +1,68 @@
+"""Read-only views: status of one job, the job list, and a job's output.
+
+These read the job records (and, for running jobs, the agent's status): no engine process starts,
+so `ls` stays fast however many jobs there are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from orchestrator.jobs.records import JobRecord
+from orchestrator.lifecycle.context import Runtime
+from orchestrator.targets import get_target
+from orchestrator.targets.base import follow
+
+
+def current(rt: Runtime, record: JobRecord) -> JobRecord:
+    """The record with a running job's live state folded in (and saved when it changed)."""
+    if record.state != "running":
+        return record
+    seen = get_target(record.target).observe(record)
+    if seen.state in ("running", "starting"):
+        return record
+    state = {"succeeded": "succeeded", "failed": "failed"}.get(seen.state, "interrupted")
+    updated = record.model_copy(
+        update={"state": state, "reason": seen.reason, "exit_code": seen.exit_code, "ended_at": seen.ended_at or time.time()}
+    )
+    rt.ledger.save(updated)
+    return updated
+
+
+def job_status(rt: Runtime, ref: str) -> dict[str, Any]:
+    """One job as a dict (the `status JOB --output json` object)."""
+    record = current(rt, rt.ledger.resolve(ref))
+    summary = record.summary()
+    summary["torn_down"] = record.torn_down
+    summary["outputs"] = record.outputs
+    if record.state in ("running", "provisioning"):
+        seen = get_target(record.target).observe(record)
+        summary["newest_checkpoint"] = seen.newest_checkpoint
+        summary["heartbeat_age_s"] = round(time.time() - seen.updated_at, 1) if seen.updated_at else None
+    return summary
+
+
+def list_jobs(rt: Runtime, *, state: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every job, newest first (the `ls --output json` array)."""
+    now = time.time()
+    rows = [current(rt, r).summary(now) for r in rt.ledger.all()]
+    if state:
+        rows = [r for r in rows if r["state"] == state]
+    return rows[:limit] if limit else rows
+
+
+def job_output(rt: Runtime, ref: str, *, follow_output: bool) -> Iterator[bytes]:
+    """The job's output; with ``follow_output`` keep yielding until the run ends."""
+    record = rt.ledger.resolve(ref)
+    target = get_target(record.target)
+    if not follow_output:
+        data, _ = target.read_log(record, 0)
+        yield data
+        return
+
+    def done() -> bool:
+        return current(rt, rt.ledger.load(record.job_id) or record).state != "running"
+
+    yield from follow(lambda offset: target.read_log(record, offset), done, rt.settings.poll_interval_s)

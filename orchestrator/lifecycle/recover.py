@@ -1,0 +1,105 @@
+"""`recover`: make a job's state true again after a crash (stale lock, pending operations, dead agent).
+
+Refuses while a live trainctl process operates on the job (exit 4). Otherwise: clears the engine's
+stale locks, drops pending operations from state, stops processes of the job that should not run,
+refreshes state against reality, and finishes an interrupted teardown. The artifact store is never
+touched, so `up` resumes from the newest checkpoint afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from typing import Any
+
+from orchestrator.errors import ConflictError
+from orchestrator.jobs.locks import is_locked, job_lock
+from orchestrator.jobs.records import JobRecord
+from orchestrator.lifecycle.context import Runtime
+from orchestrator.lifecycle.teardown import teardown_job
+from orchestrator.logs import bind_job
+
+PROCESS_TYPE_SUFFIX = "TrainingProcess"
+
+
+def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
+    """Repair ``ref``; return the record and the actions taken, one line each."""
+    from orchestrator.agent.procs import is_alive, processes_with_env, terminate_session
+    from orchestrator.engine import automation
+
+    record = rt.ledger.resolve(ref)
+    job_id = record.job_id
+    bind_job(job_id)
+    for key in (job_id, f"name-{record.name}"):
+        if is_locked(rt.settings.home, key):
+            raise ConflictError(
+                f"cannot recover {job_id}: a live trainctl process is operating on it",
+                hint="wait for it to finish, or stop it first",
+            )
+    actions: list[str] = []
+    with job_lock(rt.settings.home, job_id, "recover"):
+        stack = rt.workspace.stack(job_id, _no_program, create=True)
+        automation.cancel(stack)
+        state = automation.export_state(stack)
+        pending = state["deployment"].get("pending_operations") or []
+        if pending:
+            state["deployment"]["pending_operations"] = []
+            automation.import_state(stack, state)
+            actions.append(f"dropped {len(pending)} pending operation(s): " + ", ".join(_describe(p) for p in pending))
+        automation.refresh(stack)
+        resources = automation.export_state(stack)["deployment"].get("resources") or []
+        agent = _live_agent(resources, is_alive)
+        for pid in processes_with_env("TRAINCTL_JOB_ID", job_id):
+            if agent is not None and _in_session(pid, agent):
+                continue
+            terminate_session(pid, 3.0) if _is_leader(pid) else _kill(pid)
+            actions.append(f"stopped orphan process {pid}")
+        if agent is not None:
+            actions.append(f"agent {agent} is alive: the job keeps running")
+            fixed = record.model_copy(update={"state": "running", "torn_down": False})
+            rt.ledger.save(fixed)
+            return fixed, actions or ["nothing to repair"]
+    owned = [r for r in resources if not r["type"].startswith("pulumi:")]
+    if owned or not record.torn_down:
+        record = teardown_job(rt, job_id, requested="interrupted", reason=record.reason or "recovered after a crash")
+        actions.append(f"finished teardown ({len(owned)} resource(s) left in state); artifacts kept")
+    return record, actions or ["nothing to repair"]
+
+
+def _live_agent(resources: list[dict[str, Any]], is_alive: Any) -> int | None:
+    for resource in resources:
+        outputs = resource.get("outputs") or {}
+        if "start_ticks" in outputs and "pid" in outputs and is_alive(int(outputs["pid"]), outputs["start_ticks"]):
+            return int(outputs["pid"])
+    return None
+
+
+def _in_session(pid: int, sid: int) -> bool:
+    from orchestrator.agent.procs import session_members
+
+    return pid in session_members(sid)
+
+
+def _is_leader(pid: int) -> bool:
+    import os
+
+    try:
+        return os.getsid(pid) == pid
+    except ProcessLookupError:
+        return False
+
+
+def _kill(pid: int) -> None:
+    import os
+
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _describe(op: dict[str, Any]) -> str:
+    resource = op.get("resource") or {}
+    return f"{op.get('type', '?')} {str(resource.get('urn', '?')).rsplit('::', 1)[-1]}"
+
+
+def _no_program() -> None:
+    """Recovery never runs the program."""

@@ -1,0 +1,45 @@
+"""`cancel`, `down` and the agent's `finalize` hook: stopping and tearing down jobs on purpose."""
+
+from __future__ import annotations
+
+from orchestrator.jobs.records import JobRecord
+from orchestrator.lifecycle.context import Runtime
+from orchestrator.lifecycle.progress import EngineProgress
+from orchestrator.lifecycle.teardown import teardown_job
+from orchestrator.logs import bind_job, get_logger
+from orchestrator.targets import get_target
+
+
+def cancel_job(rt: Runtime, ref: str) -> JobRecord:
+    """Stop a job gracefully (final checkpoint), tear it down, record it as cancelled."""
+    record = rt.ledger.resolve(ref)
+    bind_job(record.job_id)
+    if record.torn_down:
+        return record
+    return teardown_job(
+        rt, record.job_id, requested="cancelled", reason="cancelled by `trainctl cancel`", on_event=EngineProgress(), wait_s=0.0
+    )
+
+
+def down_job(rt: Runtime, ref: str, *, purge: bool) -> tuple[JobRecord, list[str]]:
+    """Tear a job down (stopping it if it runs); with ``purge`` delete its artifacts too."""
+    record = rt.ledger.resolve(ref)
+    bind_job(record.job_id)
+    if not record.torn_down:
+        record = teardown_job(
+            rt, record.job_id, requested="cancelled", reason="stopped by `trainctl down`", on_event=EngineProgress(), wait_s=0.0
+        )
+    removed: list[str] = []
+    if purge:
+        removed = get_target(record.target).purge(record)
+        record = record.model_copy(update={"purged": True})
+        rt.ledger.save(record)
+    return record, removed
+
+
+def finalize_job(rt: Runtime, job_id: str) -> JobRecord:
+    """Run by the agent when its run ends: tear down with nobody watching (detached jobs, crashes)."""
+    bind_job(job_id)
+    record = teardown_job(rt, job_id)
+    get_logger(__name__).info("job.finalized", state=record.state)
+    return record

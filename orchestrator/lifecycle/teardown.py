@@ -1,0 +1,97 @@
+"""Teardown: destroy everything of a job but its artifacts, and record how it ended.
+
+Idempotent and safe to race: whoever takes the job lock first tears down; anyone else waits and
+finds ``torn_down`` set. Used by `up` at the end of a run, `cancel`, `down`, the agent's finalize
+hook and `recover`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from orchestrator.cost.accrual import accrued_cost
+from orchestrator.jobs.locks import job_lock
+from orchestrator.jobs.records import FINAL_STATES, JobRecord
+from orchestrator.lifecycle.context import Runtime
+from orchestrator.logs import get_logger
+from orchestrator.targets import get_target
+from orchestrator.targets.base import Observation
+
+TEARDOWN_LOCK_WAIT_S = 600.0
+
+
+def teardown_job(
+    rt: Runtime,
+    job_id: str,
+    *,
+    requested: str | None = None,
+    reason: str | None = None,
+    on_event: Any = None,
+    wait_s: float = TEARDOWN_LOCK_WAIT_S,
+) -> JobRecord:
+    """Destroy the job's stack (artifacts retained) and record its end state.
+
+    ``requested`` is the state asked for by whoever stops a running job (cancelled, interrupted);
+    a run that already ended on its own keeps its own outcome.
+    """
+    log = get_logger(__name__).bind(job_id=job_id)
+    with job_lock(rt.settings.home, job_id, "tear down", wait_s=wait_s):
+        record = _load(rt, job_id)
+        if record.torn_down:
+            return record
+        target = get_target(record.target)
+        from orchestrator.engine import automation
+
+        started = time.monotonic()
+        stack = rt.workspace.stack(job_id, _no_program, create=False)
+        automation.destroy(stack, on_event=on_event)
+        observation = target.observe(record.model_copy(update={"torn_down": True}))
+        record = _ended(record, observation, requested=requested, reason=reason)
+        rt.ledger.save(record)
+        log.info("job.torn_down", state=record.state, reason=record.reason, seconds=round(time.monotonic() - started, 2))
+        return record
+
+
+def _ended(record: JobRecord, seen: Observation, *, requested: str | None, reason: str | None) -> JobRecord:
+    if seen.state in ("succeeded", "failed") and record.state != "provisioning":
+        state, why = seen.state, seen.reason
+    elif requested is not None:
+        state, why = requested, reason
+    elif seen.state == "stopped":
+        state, why = "interrupted", seen.reason
+    else:
+        state, why = "interrupted", reason or seen.reason or "the run ended without a final status"
+    started = seen.started_at or record.started_at
+    ended = seen.ended_at or time.time()
+    if started is None:
+        ended = record.created
+    updated = record.model_copy(
+        update={
+            "state": state,
+            "reason": why,
+            "exit_code": seen.exit_code,
+            "started_at": started,
+            "ended_at": ended,
+            "torn_down": True,
+        }
+    )
+    updated.cost_usd = accrued_cost(updated, ended)
+    return updated
+
+
+def _load(rt: Runtime, job_id: str) -> JobRecord:
+    record = rt.ledger.load(job_id)
+    if record is None:
+        from orchestrator.errors import NotFoundError
+
+        raise NotFoundError(f"no job {job_id!r}", hint="`trainctl ls` lists jobs")
+    return record
+
+
+def _no_program() -> None:
+    """Destroy and refresh never run the program."""
+
+
+def is_final(record: JobRecord) -> bool:
+    return record.state in FINAL_STATES

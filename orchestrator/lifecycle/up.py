@@ -1,0 +1,179 @@
+"""`up`: resolve the job, allocate its stack, run it attached or detached, tear down at the end.
+
+``up SPEC`` resumes the newest unfinished job of the spec's name (an interrupted one is relaunched
+and resumes from its newest checkpoint; a running one is left alone); otherwise it creates a job.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from orchestrator.compile import CompiledJob, compile_job
+from orchestrator.errors import RunFailedError, TrainctlError, interrupted
+from orchestrator.jobs.locks import job_lock
+from orchestrator.jobs.records import JobRecord, new_job_id
+from orchestrator.lifecycle.context import Runtime
+from orchestrator.lifecycle.progress import EngineProgress
+from orchestrator.lifecycle.signals import GracefulStop
+from orchestrator.lifecycle.teardown import teardown_job
+from orchestrator.logs import bind_job, get_logger
+from orchestrator.spec.loader import LoadedSpec
+from orchestrator.targets import get_target
+from orchestrator.targets.base import Target, follow
+
+Say = Callable[[str], None]
+END_STATES = ("succeeded", "failed", "stopped", "gone")
+
+
+@dataclass
+class UpOutcome:
+    """What `up` did: ``started`` (detached), ``finished``, or ``already-running``."""
+
+    record: JobRecord
+    outcome: str
+
+
+def up_job(rt: Runtime, loaded: LoadedSpec, *, detach: bool, new: bool, say: Say, output: BinaryIO | None = None) -> UpOutcome:
+    """Allocate and run the job of ``loaded``; see the module docstring for resume rules."""
+    spec = loaded.spec
+    target = get_target(spec.target)
+    with GracefulStop(on_first=_forward_to_engine, on_second=_kill_engine) as stop:
+        with job_lock(rt.settings.home, f"name-{spec.name}", "up"):
+            existing = None if new else rt.ledger.newest_unfinished(spec.name)
+            if existing is not None and _is_running(target, existing):
+                say(f"job {existing.job_id} is already running; nothing to do (`trainctl logs {existing.job_id} -f`)")
+                return UpOutcome(existing, "already-running")
+            job_id = existing.job_id if existing is not None else new_job_id(spec.name)
+            bind_job(job_id)
+            compiled = compile_job(loaded, job_id, rt.settings, hourly_usd=rt.hourly_price(spec))
+            record = _allocate(rt, compiled, target, existing, stop, say)
+        if detach:
+            say(f"job {job_id} is running (detached): `trainctl logs {job_id} -f`, `trainctl status {job_id}`")
+            return UpOutcome(record, "started")
+        record = _attend(rt, record, target, stop, say, output or sys.stdout.buffer)
+    if record.state == "failed":
+        raise RunFailedError(
+            f"job {job_id} failed: {record.reason}",
+            context={"job_id": job_id},
+            hint=f"`trainctl logs {job_id}` shows its whole output",
+        )
+    if record.state == "cancelled":
+        raise RunFailedError(f"job {job_id} was cancelled ({record.reason})", context={"job_id": job_id})
+    return UpOutcome(record, "finished")
+
+
+def _allocate(
+    rt: Runtime, job: CompiledJob, target: Target, existing: JobRecord | None, stop: GracefulStop, say: Say
+) -> JobRecord:
+    from orchestrator.engine import automation
+
+    log = get_logger(__name__)
+    now = time.time()
+    record = existing or JobRecord(
+        job_id=job.job_id,
+        name=job.spec.name,
+        team=job.spec.team,
+        owner=job.spec.owner,
+        cost_center=job.spec.cost_center,
+        target=job.spec.target,
+        created=now,
+    )
+    record = record.model_copy(
+        update={
+            "state": "provisioning",
+            "reason": None,
+            "exit_code": None,
+            "ended_at": None,
+            "torn_down": False,
+            "cost_usd": None,
+            "hourly_usd": job.hourly_usd,
+            "spec_path": job.spec_path,
+            "spec": job.spec.to_document(),
+            "started_at": None,
+        }
+    )
+    rt.ledger.save(record)
+    verb = "resuming" if existing else "creating"
+    say(f"{verb} job {job.job_id} on target {job.spec.target}")
+    try:
+        if stop.stop_requested:
+            raise _stopped(stop)
+        stack = rt.workspace.stack(job.job_id, target.program(job), create=True)
+        automation.set_config(stack, job.stack_config(), job.secret_config())
+        automation.set_tags(stack, job.tags)
+        if existing is not None:
+            automation.refresh(stack)  # drop a dead agent from state, so `up` starts a new one
+        if stop.stop_requested:
+            raise _stopped(stop)
+        started = time.monotonic()
+        outputs = automation.up(stack, on_event=EngineProgress())
+        log.info("job.allocated", seconds=round(time.monotonic() - started, 2))
+    except TrainctlError as e:
+        rt.ledger.save(record.model_copy(update={"state": "interrupted", "reason": _why(stop, e)}))
+        if stop.stop_requested:
+            _teardown_after_stop(rt, job.job_id, stop, say)
+            raise _stopped(stop) from None
+        _teardown_after_stop(rt, job.job_id, stop, say, reason=f"allocation failed: {e.message}")
+        raise
+    record = record.model_copy(update={"state": "running", "started_at": time.time(), "outputs": target.outputs_summary(outputs)})
+    rt.ledger.save(record)
+    if stop.stop_requested:
+        _teardown_after_stop(rt, job.job_id, stop, say)
+        raise _stopped(stop)
+    return record
+
+
+def _attend(rt: Runtime, record: JobRecord, target: Target, stop: GracefulStop, say: Say, output: BinaryIO) -> JobRecord:
+    """Stream the job's output until it ends (or a signal asks to stop it), then tear down."""
+
+    def done() -> bool:
+        return stop.stop_requested or target.observe(record).state in END_STATES
+
+    for chunk in follow(lambda offset: target.read_log(record, offset), done, rt.settings.poll_interval_s):
+        output.write(chunk)
+        output.flush()
+    if stop.stop_requested:
+        _teardown_after_stop(rt, record.job_id, stop, say)
+        raise _stopped(stop)
+    say(f"run ended; tearing down {record.job_id} (artifacts are kept)")
+    return teardown_job(rt, record.job_id, on_event=EngineProgress())
+
+
+def _teardown_after_stop(rt: Runtime, job_id: str, stop: GracefulStop, say: Say, *, reason: str | None = None) -> None:
+    """After a signal (or a failed allocation): stop the run with a final checkpoint, keep artifacts."""
+    say(f"stopping job {job_id}: final checkpoint, then teardown (artifacts are kept)")
+    why = reason or f"stopped by signal {stop.signum}"
+    try:
+        teardown_job(rt, job_id, requested="interrupted", reason=why, on_event=EngineProgress(), wait_s=60.0)
+    except TrainctlError:
+        if not stop.urgent.is_set():
+            raise
+        say(f"teardown cut short by a second signal: run `trainctl recover {job_id}` to finish it")
+
+
+def _is_running(target: Target, record: JobRecord) -> bool:
+    return record.state in ("running", "provisioning") and target.observe(record).state in ("running", "starting")
+
+
+def _stopped(stop: GracefulStop) -> TrainctlError:
+    return interrupted(stop.signum or 2, "stopped on request: the job saved a checkpoint; `trainctl up` again resumes it")
+
+
+def _why(stop: GracefulStop, error: TrainctlError) -> str:
+    return f"stopped by signal {stop.signum}" if stop.stop_requested else f"allocation failed: {error.message}"
+
+
+def _forward_to_engine(signum: int) -> None:
+    automation = sys.modules.get("orchestrator.engine.automation")
+    if automation is not None:  # not imported yet: no engine process can be running
+        automation.forward_signal(signum)
+
+
+def _kill_engine(signum: int) -> None:
+    automation = sys.modules.get("orchestrator.engine.automation")
+    if automation is not None:
+        automation.forward_signal(signum, force=True)

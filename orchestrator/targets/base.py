@@ -1,0 +1,65 @@
+"""The interface every target implements. Pure data in, a Pulumi program and observations out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from orchestrator.compile import CompiledJob
+from orchestrator.jobs.records import JobRecord
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a target sees of a job right now."""
+
+    state: str  # running | succeeded | failed | stopped | gone
+    reason: str | None = None
+    exit_code: int | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    newest_checkpoint: str | None = None
+    updated_at: float | None = None
+
+
+class Target(Protocol):
+    """A place jobs run: it declares resources and observes the run."""
+
+    name: str
+
+    def program(self, job: CompiledJob) -> Callable[[], None]:
+        """The Pulumi program that allocates ``job`` (declares every resource, tagged)."""
+        ...
+
+    def observe(self, record: JobRecord) -> Observation:
+        """The run's state from its status and heartbeat."""
+        ...
+
+    def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
+        """Output bytes from ``offset`` on, and the new offset."""
+        ...
+
+    def purge(self, record: JobRecord) -> list[str]:
+        """Delete retained artifacts; return what was removed."""
+        ...
+
+    def outputs_summary(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """The stack outputs worth keeping in the job record."""
+        ...
+
+
+def follow(read: Callable[[int], tuple[bytes, int]], done: Callable[[], bool], interval: float) -> Iterator[bytes]:
+    """Yield new output as it appears until ``done()`` and nothing more is left."""
+    import time
+
+    offset = 0
+    while True:
+        finished = done()
+        chunk, offset = read(offset)
+        if chunk:
+            yield chunk
+        elif finished:
+            return
+        else:
+            time.sleep(interval)

@@ -1,0 +1,144 @@
+"""LocalTarget: declares workdir, artifact store and training process; observes the agent's status."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from orchestrator.agent.config import AgentConfig
+from orchestrator.agent.supervisor import OUTPUT_KEY, STATUS_KEY
+from orchestrator.compile import CompiledJob
+from orchestrator.jobs.records import JobRecord
+from orchestrator.targets.base import Observation
+
+
+class LocalTarget:
+    """Jobs run as a supervised process tree on this machine."""
+
+    name = "local"
+
+    def agent_config(self, job: CompiledJob) -> AgentConfig:
+        spec = job.spec
+        return AgentConfig(
+            job_id=job.job_id,
+            workdir=str(job.run_dir / "work"),
+            run=spec.code.run,
+            setup=spec.code.setup,
+            store_url=f"file://{job.artifacts_dir}",
+            env=dict(spec.env),
+            checkpoint_path=spec.checkpoints.path,
+            sync_interval_s=float(spec.checkpoints.sync_interval),
+            keep_last=spec.checkpoints.keep_last,
+            max_runtime_s=float(spec.limits.max_runtime) if spec.limits.max_runtime else None,
+            max_failures=spec.restarts.max_failures,
+            grace_period_s=job.grace_period_s,
+            hourly_usd=job.hourly_usd,
+            max_cost_usd=spec.limits.max_cost_usd,
+            finalize_command=[sys.executable, "-m", "orchestrator", "--log-format", "json", "finalize", job.job_id],
+        )
+
+    def program(self, job: CompiledJob) -> Callable[[], None]:
+        agent = self.agent_config(job)
+
+        def declare() -> None:
+            import pulumi
+
+            from orchestrator.targets.local.providers import ArtifactStore, TrainingProcess, Workdir
+            from orchestrator.targets.local.snapshot import digest, list_files
+
+            config = pulumi.Config("trainctl")
+            secret_env = config.require_secret_object("secrets")
+            tags = job.tags
+            files = list_files(job.source_dir)
+            workdir = Workdir(
+                "workdir",
+                {"source": str(job.source_dir), "dest": agent.workdir, "digest": digest(job.source_dir, files), "tags": tags},
+            )
+            store = ArtifactStore(
+                "artifacts", {"path": str(job.artifacts_dir), "tags": tags}, pulumi.ResourceOptions(retain_on_delete=True)
+            )
+            process = TrainingProcess(
+                "training",
+                {
+                    "agent_config": json.dumps(asdict(agent), sort_keys=True),
+                    "config_path": str(job.run_dir / "agent.json"),
+                    "agent_log": str(job.artifacts_dir / "logs" / "agent.log"),
+                    "workdir": agent.workdir,
+                    "secret_env": secret_env,
+                    "grace_period_s": job.grace_period_s,
+                    "tags": tags,
+                },
+                pulumi.ResourceOptions(depends_on=[workdir, store]),
+            )
+            pulumi.export("workdir", workdir.path)
+            pulumi.export("artifacts", store.url)
+            pulumi.export("pid", process.pid)
+
+        return declare
+
+    def observe(self, record: JobRecord) -> Observation:
+        status = _read_status(record)
+        if status is None:
+            return Observation(state="gone" if record.torn_down else "running", reason="no status yet")
+        state = status.get("state", "running")
+        fields: dict[str, Any] = {
+            "reason": status.get("reason"),
+            "exit_code": status.get("exit_code"),
+            "started_at": status.get("started_at"),
+            "ended_at": status.get("ended_at"),
+            "newest_checkpoint": status.get("newest_checkpoint"),
+            "updated_at": status.get("updated_at"),
+        }
+        if state in ("running", "starting") and not _agent_alive(status):
+            return Observation(state="gone", **{**fields, "reason": "agent died"})
+        return Observation(state=state, **fields)
+
+    def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
+        path = _artifacts(record) / OUTPUT_KEY
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return b"", offset
+        return data, offset + len(data)
+
+    def purge(self, record: JobRecord) -> list[str]:
+        path = _artifacts(record)
+        if not path.exists():
+            return []
+        shutil.rmtree(path)
+        return [str(path)]
+
+    def outputs_summary(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        return {k: outputs[k] for k in ("workdir", "artifacts", "pid") if k in outputs}
+
+
+def _artifacts(record: JobRecord) -> Path:
+    url = record.outputs.get("artifacts")
+    if isinstance(url, str) and url.startswith("file://"):
+        return Path(url[len("file://") :])
+    from orchestrator.settings import get_settings
+
+    return get_settings().home / "artifacts" / record.job_id
+
+
+def _read_status(record: JobRecord) -> dict[str, Any] | None:
+    try:
+        loaded: dict[str, Any] = json.loads((_artifacts(record) / STATUS_KEY).read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    return loaded
+
+
+def _agent_alive(status: dict[str, Any]) -> bool:
+    """The agent runs on this machine, so its pid answers directly (the heartbeat is for remote agents)."""
+    from orchestrator.agent.procs import is_alive
+
+    pid = status.get("pid")
+    return isinstance(pid, int) and is_alive(pid)
