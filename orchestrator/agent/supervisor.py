@@ -122,7 +122,13 @@ class Supervisor:
                 self._signal_child(signal.SIGKILL)
             self._heartbeat()
             time.sleep(TICK_S)
-        self._signal_child(signal.SIGKILL)  # stragglers in the run's process group
+        # The shell may exit before the processes it started (e.g. both got SIGTERM): give the rest of
+        # the run's process group the grace period to save their checkpoint, then kill stragglers.
+        grace_end = (signalled_at or time.monotonic()) + self.cfg.grace_period_s
+        while self._group_alive() and time.monotonic() < grace_end:
+            self._heartbeat()
+            time.sleep(TICK_S)
+        self._signal_child(signal.SIGKILL)
         self._child = None
         return code if code >= 0 else 128 - code
 
@@ -144,6 +150,15 @@ class Supervisor:
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._child.pid, signum)
+
+    def _group_alive(self) -> bool:
+        if self._child is None:
+            return False
+        try:
+            os.killpg(self._child.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
     def _heartbeat(self) -> None:
         now = time.monotonic()

@@ -19,6 +19,9 @@ from pathlib import Path
 from orchestrator.errors import ConflictError
 
 
+_HELD: set[Path] = set()
+
+
 @contextmanager
 def job_lock(home: Path, key: str, operation: str, *, wait_s: float = 0.0) -> Iterator[None]:
     """Hold the lock for ``key`` while the block runs.
@@ -29,6 +32,9 @@ def job_lock(home: Path, key: str, operation: str, *, wait_s: float = 0.0) -> It
     directory = home / "locks"
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{key}.lock"
+    if path in _HELD:  # re-entered by the holder (e.g. teardown inside a failed `up`)
+        yield
+        return
     with open(path, "a+") as handle:
         deadline = time.monotonic() + wait_s
         while True:
@@ -44,7 +50,11 @@ def job_lock(home: Path, key: str, operation: str, *, wait_s: float = 0.0) -> It
         holder = {"pid": os.getpid(), "host": socket.gethostname(), "operation": operation, "since": time.time()}
         handle.write(json.dumps(holder))
         handle.flush()
-        yield
+        _HELD.add(path)
+        try:
+            yield
+        finally:
+            _HELD.discard(path)
 
 
 def is_locked(home: Path, key: str) -> bool:

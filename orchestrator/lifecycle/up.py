@@ -50,7 +50,9 @@ def up_job(rt: Runtime, loaded: LoadedSpec, *, detach: bool, new: bool, say: Say
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
             bind_job(job_id)
             compiled = compile_job(loaded, job_id, rt.settings, hourly_usd=rt.hourly_price(spec))
-            record = _allocate(rt, compiled, target, existing, stop, say)
+            rt.workspace  # noqa: B018 - find the engine before recording anything
+            with job_lock(rt.settings.home, job_id, "up"):
+                record = _allocate(rt, compiled, target, existing, stop, say)
         if detach:
             say(f"job {job_id} is running (detached): `trainctl logs {job_id} -f`, `trainctl status {job_id}`")
             return UpOutcome(record, "started")

@@ -23,7 +23,7 @@ from orchestrator.agent import procs
 from orchestrator.targets.local.snapshot import copy_snapshot, list_files
 
 MARKER = ".trainctl-job.json"
-_ENGINE_VARS = ("PULUMI_", "TRAINCTL_ENGINE")
+_ENGINE_VARS = ("PULUMI_",)
 
 
 def _write_marker(directory: Path, tags: dict[str, str]) -> None:

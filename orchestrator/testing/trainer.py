@@ -1,0 +1,51 @@
+"""A configurable stand-in training script for lifecycle tests (copied into a job's workdir).
+
+Environment: STEPS (default 20), STEP_SECONDS (0.2), FAIL_AT (exit 3 at that step on a fresh start),
+FAIL_ALWAYS (exit 3 at FAIL_AT even when resumed). Writes ``step-NNNN.json`` checkpoints, resumes from
+TRAINCTL_RESUME_FROM, saves a checkpoint and exits 143 on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+stop = False
+
+
+def _on_term(signum: int, frame: object) -> None:
+    global stop
+    stop = True
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _on_term)
+    steps = int(os.environ.get("STEPS", "20"))
+    step_s = float(os.environ.get("STEP_SECONDS", "0.2"))
+    fail_at = int(os.environ.get("FAIL_AT", "0"))
+    ckpt = Path(os.environ["TRAINCTL_CHECKPOINT_DIR"])
+    resume = os.environ.get("TRAINCTL_RESUME_FROM", "")
+    start = json.loads(Path(resume).read_text())["step"] if resume else 0
+    print(f"trainer start={start} resume={resume or '-'} job={os.environ.get('TRAINCTL_JOB_ID')}", flush=True)
+    step = start
+    for step in range(start + 1, steps + 1):
+        time.sleep(step_s)
+        (ckpt / f"step-{step:04d}.json").write_text(json.dumps({"step": step}))
+        print(f"step {step}", flush=True)
+        if fail_at and step == fail_at and (not resume or os.environ.get("FAIL_ALWAYS")):
+            print(f"failing at step {step}", file=sys.stderr, flush=True)
+            return 3
+        if stop:
+            print(f"SIGTERM at step {step}: checkpoint saved", flush=True)
+            return 143
+    Path(os.environ["TRAINCTL_ARTIFACT_DIR"], "done.json").write_text(json.dumps({"steps": step}))
+    print("trainer done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""up attached: a complete run, a failing run, restarts; teardown leaves artifacts and nothing else."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations
+from tests.lifecycle.conftest import Trainctl, only_job
+
+
+def test_complete_run_succeeds_and_tears_down(tc: Trainctl, make_job) -> None:
+    """up runs to the end: exit 0, output streamed, state succeeded, workdir gone, artifacts kept."""
+    result = tc.run("up", str(make_job(steps=5)))
+    assert result.returncode == 0, result.stderr
+    assert "step 5" in result.stdout and "trainer done" in result.stdout
+    job = only_job(tc)
+    job_id = job["job_id"]
+    assert job["state"] == "succeeded" and job["torn_down"] is True
+    assert not (tc.home / "runs" / job_id).exists()
+    artifacts = tc.home / "artifacts" / job_id
+    assert sorted(p.name for p in (artifacts / "checkpoints").iterdir()) == ["step-0003.json", "step-0004.json", "step-0005.json"]
+    assert json.loads((artifacts / "outputs" / "done.json").read_text()) == {"steps": 5}
+    assert live_resources(tc.home, job_id) == []
+    assert engine_locks(tc.home) == [] and pending_operations(tc.home, job_id) == []
+    assert job_processes(job_id) == []
+    rows = tc.json("ls")
+    assert [(r["job_id"], r["state"]) for r in rows] == [(job_id, "succeeded")]
+    for key in ("job_id", "name", "state", "target", "team", "owner", "created", "runtime_s", "cost_usd"):
+        assert key in rows[0], key
+    assert rows[0]["runtime_s"] >= 0.5
+
+
+def test_failing_run_exits_6_and_shows_output(tc: Trainctl, make_job) -> None:
+    """A run that exits non-zero makes `up` exit 6; its output (stderr too) is shown; state failed."""
+    result = tc.run("up", str(make_job(steps=5, env={"FAIL_AT": "2"})))
+    assert result.returncode == 6, result.stderr
+    assert "failing at step 2" in result.stdout
+    assert "failed: exit 3" in result.stderr
+    job = only_job(tc)
+    assert job["state"] == "failed" and job["exit_code"] == 3
+    assert job_processes(job["job_id"]) == []
+
+
+def test_failed_run_is_restarted_from_its_checkpoint(tc: Trainctl, make_job) -> None:
+    """With max_failures 1, a failed run restarts once with TRAINCTL_RESUME_FROM set and then succeeds."""
+    spec = make_job(steps=4, env={"FAIL_AT": "2"}, extra="restarts:\n  max_failures: 1\n")
+    result = tc.run("up", str(spec))
+    assert result.returncode == 0, result.stderr
+    assert "failing at step 2" in result.stdout
+    assert "trainer start=2 resume=" in result.stdout
+    assert "restart 1/1" in result.stdout
+    assert only_job(tc)["state"] == "succeeded"
+
+
+def test_max_runtime_stops_the_run(tc: Trainctl, make_job) -> None:
+    """A run longer than limits.max_runtime is stopped: exit 6, reason max_runtime, checkpoint kept."""
+    spec = make_job(steps=200, step_s=0.1, extra="limits:\n  max_runtime: 2s\n")
+    result = tc.run("up", str(spec))
+    assert result.returncode == 6, result.stderr
+    job = only_job(tc)
+    assert job["state"] == "failed" and job["reason"] == "max_runtime"
+    assert any((tc.home / "artifacts" / job["job_id"] / "checkpoints").iterdir())
+
+
+def test_missing_secret_exits_2_before_allocating(tc: Trainctl, make_job) -> None:
+    """A secret named in the spec but absent from the environment exits 2 naming it; nothing allocated."""
+    result = tc.run("up", str(make_job(extra="secrets: [TRAINCTL_TEST_TOKEN_XYZ]\n")))
+    assert result.returncode == 2
+    assert "TRAINCTL_TEST_TOKEN_XYZ" in result.stderr
+    assert not (tc.home / "runs").exists() or not any((tc.home / "runs").iterdir())
+
+
+def test_secrets_reach_the_run_but_not_state_or_files(tc: Trainctl, make_job, tmp_path: Path) -> None:
+    """A secret is in the run's environment, encrypted in state, and in no plain-text file trainctl wrote."""
+    spec = make_job(steps=1, extra="secrets: [MY_API_TOKEN]\n")
+    text = spec.read_text().replace("run: ", 'run: echo "token-length=${#MY_API_TOKEN}" && ')
+    spec.write_text(text)
+    result = tc.run("up", str(spec), env={"MY_API_TOKEN": "s3cr3t-value"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "token-length=12" in result.stdout
+    for path in tc.home.rglob("*"):
+        if path.is_file():
+            assert b"s3cr3t-value" not in path.read_bytes(), path
+    assert "s3cr3t-value" not in result.stdout + result.stderr
