@@ -18,7 +18,6 @@ from pathlib import Path
 
 from orchestrator.errors import ConflictError
 
-
 _HELD: set[Path] = set()
 
 

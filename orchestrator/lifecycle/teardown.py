@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from orchestrator.cost.accrual import accrued_cost
+from orchestrator.errors import NotFoundError
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import FINAL_STATES, JobRecord
 from orchestrator.lifecycle.context import Runtime
@@ -44,8 +45,12 @@ def teardown_job(
         from orchestrator.engine import automation
 
         started = time.monotonic()
-        stack = rt.workspace.stack(job_id, _no_program, create=False)
-        automation.destroy(stack, on_event=on_event)
+        try:
+            stack = rt.workspace.stack(job_id, _no_program, create=False)
+        except NotFoundError:
+            stack = None  # interrupted before its stack existed: nothing was allocated
+        if stack is not None:
+            automation.destroy(stack, on_event=on_event)
         observation = target.observe(record.model_copy(update={"torn_down": True}))
         record = _ended(record, observation, requested=requested, reason=reason)
         rt.ledger.save(record)
@@ -83,8 +88,6 @@ def _ended(record: JobRecord, seen: Observation, *, requested: str | None, reaso
 def _load(rt: Runtime, job_id: str) -> JobRecord:
     record = rt.ledger.load(job_id)
     if record is None:
-        from orchestrator.errors import NotFoundError
-
         raise NotFoundError(f"no job {job_id!r}", hint="`trainctl ls` lists jobs")
     return record
 
