@@ -1,0 +1,397 @@
+"""The price catalog: instance-hour and storage prices per region, each figure with its source and date.
+
+The packaged catalog (``orchestrator/data/prices.json``, described in docs/prices.md) never answers with a
+default: a missing price is a PriceNotFoundError naming what was asked and what is known nearby.
+:func:`refresh_catalog` rebuilds it from the AWS Pricing API and EC2 spot price history through clients
+built elsewhere (no boto3 import here); :func:`write_catalog` stores it atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from orchestrator.errors import CloudError, InternalError, InvalidInputError, PriceNotFoundError, TransientCloudError
+
+PriceKind = Literal["on_demand", "spot"]
+StorageKind = Literal["gp3", "s3_standard"]
+
+PACKAGED_RESOURCE = "data/prices.json"
+PRICING_API_SOURCE = "aws-pricing-api"
+SPOT_HISTORY_SOURCE = "ec2-spot-price-history"
+PRICING_API_URL = "https://api.pricing.us-east-1.amazonaws.com"
+# The Pricing API filters on the region's long name, not its code.
+REGION_LOCATIONS: dict[str, str] = {
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-2": "US West (Oregon)",
+    "eu-west-1": "EU (Ireland)",
+}
+_THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "ServiceUnavailable"}
+_AWS_HINT = "check AWS credentials and the pricing:GetProducts / ec2:DescribeSpotPriceHistory permissions, then retry"
+_SIZES = {"nano": 0, "micro": 1, "small": 2, "medium": 3, "large": 4, "xlarge": 5}
+
+
+class _Stored(BaseModel):  # stored records are read leniently: unknown fields are ignored
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SourceInfo(_Stored):  # where figures were copied from
+    title: str = Field(min_length=1)
+    url: str | None = None
+    published: dt.date | None = None
+    retrieved: dt.date | None = None
+    notes: str | None = None
+
+
+class _Entry(_Stored):
+    """Priced figures of one item; a figure's ``<kind>_source``/``<kind>_as_of`` override ``source``/``as_of``."""
+
+    VALUE: ClassVar[str] = "{}"
+    source: str | None = None
+    as_of: dt.date | None = None
+
+    def figure(self, kind: str) -> tuple[float | None, str | None, dt.date | None]:
+        """(usd, source, as_of) of the ``kind`` figure; usd is None when the entry has none."""
+        source, as_of = getattr(self, f"{kind}_source", None), getattr(self, f"{kind}_as_of", None)
+        return getattr(self, self.VALUE.format(kind), None), source or self.source, as_of or self.as_of
+
+
+class InstancePrices(_Entry):
+    on_demand: float = Field(gt=0, allow_inf_nan=False)
+    source: str
+    as_of: dt.date
+    spot: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    spot_source: str | None = None
+    spot_as_of: dt.date | None = None
+    spot_basis: str | None = None
+
+
+class StoragePrices(_Entry):
+    VALUE: ClassVar[str] = "{}_gb_month"
+    gp3_gb_month: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    gp3_source: str | None = None
+    gp3_as_of: dt.date | None = None
+    s3_standard_gb_month: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    s3_standard_source: str | None = None
+    s3_standard_as_of: dt.date | None = None
+
+
+class RegionPrices(_Stored):
+    instances: dict[str, InstancePrices] = Field(default_factory=dict)
+    storage: StoragePrices | None = None
+
+    def figures(self) -> Iterator[tuple[str, tuple[float | None, str | None, dt.date | None]]]:
+        for name, entry in self.instances.items():
+            yield from ((f"{name} {kind}", entry.figure(kind)) for kind in ("on_demand", "spot"))
+        if self.storage is not None:
+            yield from ((kind, self.storage.figure(kind)) for kind in ("gp3", "s3_standard"))
+
+
+class CatalogDocument(_Stored):
+    """The whole catalog file; every figure must cite a source listed in ``sources`` and carry a date."""
+
+    currency: Literal["USD"] = "USD"
+    as_of: dt.date
+    sources: dict[str, SourceInfo]
+    regions: dict[str, RegionPrices]
+
+    @model_validator(mode="after")
+    def _every_figure_is_sourced(self) -> CatalogDocument:
+        for region, prices in self.regions.items():
+            for what, (usd, source, as_of) in prices.figures():
+                if usd is not None and (source not in self.sources or as_of is None):
+                    raise ValueError(f"{region} {what}: needs a source listed in sources (got {source!r}) and an as_of date")
+        return self
+
+
+@dataclass(frozen=True)
+class Price:
+    """One looked-up figure: ``kind`` is on_demand, spot, gp3 or s3_standard; ``source`` is the source's title."""
+
+    usd: float
+    kind: str
+    unit: str
+    region: str
+    item: str
+    source: str
+    source_url: str | None
+    as_of: dt.date
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Read-only view of a validated catalog document."""
+
+    document: CatalogDocument
+
+    @classmethod
+    def from_document(cls, raw: Mapping[str, Any], *, origin: str = "price catalog") -> Catalog:
+        """Validate ``raw``; an invalid document is an InvalidInputError listing each problem."""
+        try:
+            return cls(CatalogDocument.model_validate(raw))
+        except ValidationError as e:
+            details = [f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in e.errors()]
+            hint = "fix the file, or delete it to use the catalog packaged with trainctl"
+            raise InvalidInputError(f"{origin} is not a valid price catalog", details=details, hint=hint) from e
+
+    @property
+    def as_of(self) -> dt.date:
+        """The day the catalog was assembled; each figure carries its own (older or equal) date."""
+        return self.document.as_of
+
+    @property
+    def currency(self) -> str:
+        return self.document.currency
+
+    def regions(self) -> list[str]:
+        return sorted(self.document.regions)
+
+    def instance_types(self, region: str) -> list[str]:
+        """Priced instance types in ``region``, by family then size."""
+        return sorted(self._region(region).instances, key=_type_order)
+
+    def hourly(self, region: str, instance_type: str, *, spot: bool) -> Price:
+        """USD per instance-hour; PriceNotFoundError for an unknown region or type, or a missing spot figure."""
+        entry = self._region(region).instances.get(instance_type)
+        context = {"region": region, "instance_type": instance_type}
+        if entry is None:
+            message = f"no price for instance type {instance_type!r} in region {region!r}"
+            raise PriceNotFoundError(message, hint=self._nearby(region, instance_type), context=context)
+        kind = "spot" if spot else "on_demand"
+        usd, source, as_of = entry.figure(kind)
+        if usd is None or source is None or as_of is None:
+            raise PriceNotFoundError(
+                f"no spot price for instance type {instance_type!r} in region {region!r} (only its on-demand price is known)",
+                hint="set resources.spot: false, or refresh the catalog from EC2 spot price history",
+                context=context | {"purchase_option": "spot"},
+            )
+        return self._price(usd, kind, "hour", region, instance_type, source, as_of)
+
+    def storage_gb_month(self, region: str, kind: StorageKind) -> Price:
+        """USD per GB-month of ``kind`` storage in ``region``."""
+        storage = self._region(region).storage
+        usd, source, as_of = storage.figure(kind) if storage else (None, None, None)
+        if usd is None or source is None or as_of is None:
+            known = [r for r, p in sorted(self.document.regions.items()) if p.storage and p.storage.figure(kind)[0]]
+            raise PriceNotFoundError(
+                f"no {kind} storage price for region {region!r}",
+                hint=f"regions with a {kind} price: {', '.join(known) or 'none'}; or refresh the catalog from AWS",
+                context={"region": region, "storage": kind},
+            )
+        return self._price(usd, kind, "GB-month", region, "EBS gp3" if kind == "gp3" else "S3 Standard", source, as_of)
+
+    def _region(self, region: str) -> RegionPrices:
+        prices = self.document.regions.get(region)
+        if prices is None:
+            raise PriceNotFoundError(
+                f"no prices for region {region!r} in the price catalog",
+                hint=f"known regions: {', '.join(self.regions())}; set resources.region to one of them or refresh the catalog",
+                context={"region": region},
+            )
+        return prices
+
+    def _nearby(self, region: str, instance_type: str) -> str:
+        family = instance_type.split(".", 1)[0]
+        known = self.instance_types(region)
+        same = [t for t in known if t.split(".", 1)[0] == family]
+        if same:
+            hint = f"{family} sizes priced in {region}: {', '.join(same)}"
+        else:
+            hint = f"families priced in {region}: {', '.join(sorted({t.split('.', 1)[0] for t in known}))}"
+        elsewhere = [r for r in self.regions() if r != region and instance_type in self.document.regions[r].instances]
+        if elsewhere:
+            hint += f"; {instance_type} is priced in {', '.join(elsewhere)}"
+        return hint + "; or refresh the catalog from the AWS Pricing API"
+
+    def _price(self, usd: float, kind: str, unit: str, region: str, item: str, source: str, as_of: dt.date) -> Price:
+        info = self.document.sources[source]
+        return Price(usd, kind, unit, region, item, info.title, info.url, as_of)
+
+
+def _type_order(instance_type: str) -> tuple[str, int, str]:
+    family, _, size = instance_type.partition(".")
+    count = size.removesuffix("xlarge")
+    rank = _SIZES.get(size, _SIZES["xlarge"] + int(count) if count.isdigit() else 10_000)  # metal sizes last
+    return family, rank, size
+
+
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The catalog at ``path``, or the one packaged with trainctl (read once, then cached)."""
+    if path is None:
+        return _packaged_catalog()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        hint = "check the path, or omit it to use the packaged catalog"
+        raise InvalidInputError(f"cannot read price catalog {path}: {e.strerror}", hint=hint) from e
+    return _parse(text, origin=f"price catalog {path}")
+
+
+@lru_cache(maxsize=1)
+def _packaged_catalog() -> Catalog:
+    text = resources.files("orchestrator").joinpath(PACKAGED_RESOURCE).read_text(encoding="utf-8")
+    try:
+        return _parse(text, origin="the packaged price catalog")
+    except InvalidInputError as e:
+        raise InternalError(e.message, details=e.details, hint="the package data is broken: reinstall trainctl") from e
+
+
+def _parse(text: str, *, origin: str) -> Catalog:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInputError(f"{origin} is not JSON: {e.msg} at line {e.lineno}") from e
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"{origin} must be a JSON object")
+    return Catalog.from_document(raw, origin=origin)
+
+
+def write_catalog(doc: Mapping[str, Any], path: Path) -> None:
+    """Validate ``doc`` and write it to ``path`` atomically (temporary file in the same directory, fsync, rename)."""
+    Catalog.from_document(doc, origin=f"the catalog to write to {path}")
+    tmp: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, prefix=f".{path.name}.", delete=False) as f:
+            tmp = Path(f.name)
+            f.write(json.dumps(doc, indent=2) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+    except OSError as e:
+        raise InvalidInputError(
+            f"cannot write price catalog {path}: {e.strerror}", hint="check the directory's permissions"
+        ) from e
+    finally:
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)  # only left behind when the rename did not happen
+
+
+_LINUX_SHARED = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
+_STORAGE_QUERIES: dict[str, tuple[str, dict[str, str]]] = {
+    "gp3": ("AmazonEC2", {"productFamily": "Storage", "volumeApiName": "gp3"}),
+    "s3_standard": ("AmazonS3", {"storageClass": "General Purpose", "volumeType": "Standard"}),
+}
+
+
+def refresh_catalog(
+    pricing_client: Any,
+    ec2_clients_by_region: Mapping[str, Any],
+    regions: Sequence[str],
+    instance_types: Sequence[str],
+    *,
+    now: dt.datetime | None = None,
+    spot_lookback: dt.timedelta = dt.timedelta(days=1),
+) -> dict[str, Any]:
+    """A new catalog document from AWS, through a boto3 ``pricing`` client and ``ec2`` clients per region.
+
+    On-demand, gp3 and S3 Standard prices come from the Pricing API; spot is the median of the last
+    ``spot_lookback`` of spot price history. A figure AWS does not answer with exactly one price is left out
+    and listed under ``missing``: none is guessed."""
+    now = now or dt.datetime.now(dt.UTC)
+    today = now.date().isoformat()
+    spot_notes = f"median of Linux/UNIX spot prices in all availability zones over the {spot_lookback} before retrieval"
+    sources = {
+        PRICING_API_SOURCE: {"title": "AWS Pricing API", "url": PRICING_API_URL, "retrieved": today},
+        SPOT_HISTORY_SOURCE: {"title": "EC2 spot price history", "retrieved": today, "notes": spot_notes},
+    }
+    missing: list[dict[str, str]] = []
+    out: dict[str, Any] = {}
+    for region in regions:
+        location = REGION_LOCATIONS.get(region)
+        if location is None:
+            hint = f"regions trainctl can refresh: {', '.join(REGION_LOCATIONS)}"
+            raise InvalidInputError(f"cannot refresh region {region!r}: its Pricing API location is unknown", hint=hint)
+        if region not in ec2_clients_by_region:
+            raise InternalError(f"refresh_catalog was given no EC2 client for region {region!r}")
+        spot = _median_spot_prices(ec2_clients_by_region[region], instance_types, now - spot_lookback, now)
+        instances: dict[str, Any] = {}
+        for instance_type in instance_types:
+            filters = {"instanceType": instance_type, "location": location, **_LINUX_SHARED}
+            usd, problem = _one_price(_products(pricing_client, "AmazonEC2", filters), "Hrs")
+            if usd is None:
+                missing.append({"region": region, "item": instance_type, "kind": "on_demand", "reason": problem})
+                continue
+            instances[instance_type] = {"on_demand": usd, "source": PRICING_API_SOURCE, "as_of": today}
+            if instance_type not in spot:
+                missing.append({"region": region, "item": instance_type, "kind": "spot", "reason": "no spot price history"})
+                continue
+            median, samples = spot[instance_type]
+            instances[instance_type] |= {"spot": median, "spot_source": SPOT_HISTORY_SOURCE, "spot_as_of": today}
+            instances[instance_type]["spot_basis"] = f"median of {samples} spot prices"
+        out[region] = {"instances": instances}
+        storage: dict[str, Any] = {}
+        for kind, (service, query) in _STORAGE_QUERIES.items():
+            products = _products(pricing_client, service, {**query, "location": location})
+            usd, problem = _one_price(products, "GB-Mo", first_tier=True)
+            if usd is None:
+                missing.append({"region": region, "item": kind, "kind": kind, "reason": problem})
+            else:
+                storage |= {f"{kind}_gb_month": usd, f"{kind}_source": PRICING_API_SOURCE, f"{kind}_as_of": today}
+        if storage:
+            out[region]["storage"] = storage
+    return {"schema_version": 1, "currency": "USD", "as_of": today, "sources": sources, "regions": out, "missing": missing}
+
+
+def _products(client: Any, service: str, filters: Mapping[str, str]) -> Iterator[Mapping[str, Any]]:
+    """Every product ``get_products`` returns for ``filters`` (PriceList items are JSON strings)."""
+    terms = [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in filters.items()]
+    request = {"ServiceCode": service, "Filters": terms, "FormatVersion": "aws_v1", "MaxResults": 100}
+    for page in _pages(f"AWS Pricing API get_products ({service})", client.get_products, request):
+        for item in page.get("PriceList", []):
+            try:
+                yield json.loads(item) if isinstance(item, str) else item
+            except json.JSONDecodeError as e:
+                raise CloudError(f"the AWS Pricing API returned an unreadable price item: {e.msg}") from e
+
+
+def _one_price(products: Iterator[Mapping[str, Any]], unit: str, *, first_tier: bool = False) -> tuple[float | None, str]:
+    """The single positive USD price per ``unit`` in terms.OnDemand.*.priceDimensions.*, or (None, why not)."""
+    prices: set[float] = set()
+    for product in products:
+        for term in product.get("terms", {}).get("OnDemand", {}).values():
+            for dim in term.get("priceDimensions", {}).values():
+                tier_ok = not first_tier or str(dim.get("beginRange", "0")) == "0"
+                if dim.get("unit") == unit and tier_ok and float(dim.get("pricePerUnit", {}).get("USD", "0")) > 0:
+                    prices.add(float(dim["pricePerUnit"]["USD"]))
+    if len(prices) == 1:
+        return prices.pop(), ""
+    return None, f"the Pricing API returned {len(prices)} matching prices: {sorted(prices)}"
+
+
+def _median_spot_prices(client: Any, types: Sequence[str], start: dt.datetime, end: dt.datetime) -> dict[str, tuple[float, int]]:
+    """instance type -> (median spot price, number of samples), over every availability zone."""
+    request = {"InstanceTypes": list(types), "ProductDescriptions": ["Linux/UNIX"], "StartTime": start, "EndTime": end}
+    samples: dict[str, list[float]] = {}
+    for page in _pages("EC2 describe_spot_price_history", client.describe_spot_price_history, request):
+        for record in page.get("SpotPriceHistory", []):
+            samples.setdefault(record["InstanceType"], []).append(float(record["SpotPrice"]))
+    return {t: (round(statistics.median(v), 6), len(v)) for t, v in samples.items()}
+
+
+def _pages(what: str, method: Callable[..., Mapping[str, Any]], request: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Each page of a paginated AWS call, following NextToken; client errors become trainctl errors here."""
+    token: str | None = None
+    while True:
+        try:
+            page = method(**request, **({"NextToken": token} if token else {}))
+        except Exception as e:  # botocore is not imported here: any client failure is translated at this seam
+            code = str(getattr(e, "response", {}).get("Error", {}).get("Code", "")) or type(e).__name__
+            cls = TransientCloudError if code in _THROTTLED else CloudError
+            raise cls(f"{what} failed: {e}", context={"error_code": code}, hint=_AWS_HINT) from e
+        yield page
+        token = page.get("NextToken")
+        if not token:
+            return
