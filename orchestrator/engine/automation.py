@@ -8,6 +8,7 @@ Engine exceptions are translated into trainctl errors here, with the lock holder
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -132,6 +133,24 @@ class _SessionCommand(auto.PulumiCommand):
             raise auto_errors.create_command_error(result)
         return result
 
+    def run_with_input(self, args: list[str], cwd: str, additional_env: Mapping[str, str], data: str) -> CommandResult:
+        """Run the CLI with ``data`` on its standard input (how secret values reach it)."""
+        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        result = subprocess.run(
+            [self.command, "--non-interactive", *args],
+            input=data,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+            check=False,
+        )
+        outcome = CommandResult(stdout=result.stdout, stderr=result.stderr, code=result.returncode)
+        if result.returncode != 0:
+            raise auto_errors.create_command_error(outcome)
+        return outcome
+
 
 class Workspace:
     """Stacks of the ``trainctl`` project on the configured backend, driven by one engine."""
@@ -181,19 +200,53 @@ class Workspace:
         )
 
 
-def set_config(stack: auto.Stack, values: Mapping[str, str], secrets: Mapping[str, str]) -> None:
-    """Write plain and secret config in one engine call; secrets are encrypted by the engine."""
-    config = {k: auto.ConfigValue(value=v) for k, v in values.items()}
-    config.update({k: auto.ConfigValue(value=v, secret=True) for k, v in secrets.items()})
-    with translate_errors("writing stack config"):
-        stack.set_all_config(config)
+def start_tagging(stack: auto.Stack, tags: Mapping[str, str]) -> Callable[[], None]:
+    """Set the stack tags on a background thread; returns ``join`` (which raises what tagging raised).
+
+    The file and S3 backends keep stack tags in their own object, written without the update lock,
+    so tagging can overlap ``up``: it takes one engine process per tag, about 1 s for six.
+    """
+    failure: list[BaseException] = []
+
+    def tag_all() -> None:
+        try:
+            with translate_errors("writing stack tags", job_id=stack.name):
+                for key, value in tags.items():
+                    stack.set_tag(key, value)
+        except BaseException as e:  # noqa: BLE001 - handed to the joining thread
+            failure.append(e)
+
+    thread = threading.Thread(target=tag_all, name=f"tags-{stack.name}", daemon=True)
+    thread.start()
+
+    def join() -> None:
+        thread.join()
+        if failure:
+            raise failure[0]
+
+    return join
 
 
-def set_tags(stack: auto.Stack, tags: Mapping[str, str]) -> None:
-    """Write the job's tags as stack tags."""
-    with translate_errors("writing stack tags"):
-        for key, value in tags.items():
-            stack.set_tag(key, value)
+def set_config(stack: auto.Stack, values: Mapping[str, str], secrets: Mapping[str, str], *, tags: Mapping[str, str]) -> None:
+    """Write the stack's config: plain values and the stack tags in one call, each secret through stdin.
+
+    Secret values never appear on an engine command line (they would show in process listings):
+    ``pulumi config set --secret KEY`` reads the value from its standard input. The tags go into the
+    ``pulumi:tags`` config object, which the engine merges into the stack's tags at every update.
+    """
+    document: dict[str, Any] = {key: {"value": value, "secret": False} for key, value in values.items()}
+    document["pulumi:tags"] = {"value": json.dumps(dict(tags)), "objectValue": dict(tags), "secret": False}
+    workspace = stack.workspace
+    with translate_errors("writing stack config", job_id=stack.name):
+        workspace.pulumi_command.run(
+            ["config", "set-all", "--stack", stack.name, "--json", json.dumps(document)], workspace.work_dir, workspace.env_vars
+        )
+        for key, value in secrets.items():
+            command = workspace.pulumi_command
+            assert isinstance(command, _SessionCommand)
+            command.run_with_input(
+                ["config", "set", "--secret", key, "--stack", stack.name], workspace.work_dir, workspace.env_vars, value
+            )
 
 
 def up(

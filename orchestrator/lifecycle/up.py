@@ -105,14 +105,17 @@ def _allocate(
         if stop.stop_requested:
             raise _stopped(stop)
         stack = rt.workspace.stack(job.job_id, target.program(job), create=True)
-        automation.set_config(stack, job.stack_config(), job.secret_config())
-        automation.set_tags(stack, job.tags)
+        automation.set_config(stack, job.stack_config(), job.secret_config(), tags=job.tags)
         if existing is not None:
             automation.refresh(stack)  # drop a dead agent from state, so `up` starts a new one
         if stop.stop_requested:
             raise _stopped(stop)
         started = time.monotonic()
-        outputs = automation.up(stack, on_event=EngineProgress())
+        tagged = automation.start_tagging(stack, job.tags)
+        try:
+            outputs = automation.up(stack, on_event=EngineProgress())
+        finally:
+            tagged()
         log.info("job.allocated", seconds=round(time.monotonic() - started, 2))
     except TrainctlError as e:
         rt.ledger.save(record.model_copy(update={"state": "interrupted", "reason": _why(stop, e)}))

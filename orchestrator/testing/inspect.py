@@ -48,3 +48,12 @@ def live_resources(home: Path, job_id: str) -> list[str]:
 def job_processes(job_id: str) -> list[int]:
     """Live processes carrying the job id in their environment."""
     return processes_with_env("TRAINCTL_JOB_ID", job_id)
+
+
+def stack_tags(home: Path, job_id: str) -> dict[str, str]:
+    """The stack's tags as the file backend stores them (``<stack>.pulumi-tags`` beside the checkpoint)."""
+    path = state_dir(home) / "stacks" / "trainctl" / f"{job_id}.pulumi-tags"
+    if not path.exists():
+        return {}
+    loaded: dict[str, str] = json.loads(path.read_text()).get("tags", {})
+    return loaded

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations
+from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations, stack_checkpoint
 from tests.lifecycle.conftest import Trainctl, only_job, wait_until
 
 
@@ -25,6 +25,12 @@ def test_detach_status_logs_cancel(tc: Trainctl, make_job) -> None:
     logs = tc.run("logs", job_id)
     assert logs.returncode == 0 and "step 1" in logs.stdout
     assert job_processes(job_id)
+    latest = stack_checkpoint(tc.home, job_id)["checkpoint"]["latest"]
+    dynamic = [r for r in latest["resources"] if r["type"] == "pulumi-python:dynamic:Resource"]
+    assert len(dynamic) == 3
+    for resource in dynamic:
+        assert resource["inputs"]["tags"]["trainctl:job-id"] == job_id
+        assert resource["inputs"]["tags"]["trainctl:managed-by"] == "trainctl"
 
     again = tc.run("up", str(tc.home.parent / "lifecycle-test" / "job.yaml"))
     assert again.returncode == 0 and "already running" in again.stderr

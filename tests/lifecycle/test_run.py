@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations
+from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations, stack_tags
 from tests.lifecycle.conftest import Trainctl, only_job
 
 
@@ -24,6 +24,13 @@ def test_complete_run_succeeds_and_tears_down(tc: Trainctl, make_job) -> None:
     assert live_resources(tc.home, job_id) == []
     assert engine_locks(tc.home) == [] and pending_operations(tc.home, job_id) == []
     assert job_processes(job_id) == []
+    assert stack_tags(tc.home, job_id) == {
+        "trainctl:job-id": job_id,
+        "trainctl:job-name": "lifecycle-test",
+        "trainctl:team": "test-team",
+        "trainctl:owner": "tester@example.com",
+        "trainctl:managed-by": "trainctl",
+    }
     rows = tc.json("ls")
     assert [(r["job_id"], r["state"]) for r in rows] == [(job_id, "succeeded")]
     for key in ("job_id", "name", "state", "target", "team", "owner", "created", "runtime_s", "cost_usd"):

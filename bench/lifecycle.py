@@ -1,0 +1,158 @@
+"""Lifecycle overheads. Prints tables; asserts nothing.
+
+1. `trainctl up --detach` (a fresh process: CLI start, spec load, compile, stack create, config,
+   tags, engine up, job record) against a bare Automation API script doing an up of the same program
+   on the same backend (a fresh process: imports, spec load, compile, stack create, config, engine
+   up). Both are timed as whole processes. Target: ratio at most 1.2.
+2. `trainctl ls` at 50, 100 and 200 jobs (records written directly). Target: under 1 s at 200, and
+   no engine process on that path (counted by a PATH shim that logs every `pulumi` start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TRAINCTL = str(Path(sys.executable).parent / "trainctl")
+SPEC = """name: bench-job
+team: bench
+owner: bench@example.com
+code:
+  run: sleep 0.5
+"""
+
+
+def _env(home: Path) -> dict[str, str]:
+    engines = os.environ.get("TRAINCTL_ENGINE_DIR") or str(Path.home() / ".trainctl" / "engine")
+    return {**os.environ, "TRAINCTL_HOME": str(home), "TRAINCTL_ENGINE_DIR": engines, "TRAINCTL_LOG_LEVEL": "warning"}
+
+
+def _bare_up(home: Path, spec_path: Path, index: int) -> float:
+    """Automation API directly: the same program, config and backend, none of trainctl's bookkeeping."""
+    code = f"""
+import os, time, sys
+os.environ.update({_env(home)!r})
+from orchestrator.settings import get_settings
+from orchestrator.spec.loader import load_spec
+from orchestrator.compile import compile_job
+from orchestrator.targets.local.target import LocalTarget
+from orchestrator.engine.automation import Workspace
+from pulumi import automation as auto
+settings = get_settings()
+job = compile_job(load_spec({str(spec_path)!r}), "bare-{index}", settings, hourly_usd=0.0)
+ws = Workspace(settings)
+start = time.perf_counter()
+stack = auto.create_or_select_stack(stack_name=job.job_id, project_name="trainctl", program=LocalTarget().program(job),
+                                    opts=ws.options(LocalTarget().program(job)))
+stack.set_all_config({{k: auto.ConfigValue(v) for k, v in job.stack_config().items()}} |
+                     {{k: auto.ConfigValue(v, secret=True) for k, v in job.secret_config().items()}})
+stack.up()
+"""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return time.perf_counter() - start
+
+
+def _trainctl_up(home: Path, spec_path: Path) -> float:
+    env = _env(home)
+    start = time.perf_counter()
+    subprocess.run([TRAINCTL, "up", "--detach", "--new", str(spec_path)], env=env, capture_output=True, check=True)
+    took = time.perf_counter() - start
+    return took
+
+
+def bench_up(runs: int) -> None:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        home = Path(tmp) / "home"
+        spec = Path(tmp) / "job.yaml"
+        spec.write_text(SPEC)
+        _bare_up(home, spec, 0)  # warm caches (plugins, .pyc)
+        bare = [_bare_up(home, spec, i + 1) for i in range(runs)]
+        ours = [_trainctl_up(home, spec) for _ in range(runs)]
+        b, t = statistics.median(bare), statistics.median(ours)
+        print(f"{'measure':44} {'median s':>9} {'min s':>7} {'max s':>7}")
+        print(f"{'bare Automation API up (whole process)':44} {b:9.2f} {min(bare):7.2f} {max(bare):7.2f}")
+        print(f"{'trainctl up --detach (whole process)':44} {t:9.2f} {min(ours):7.2f} {max(ours):7.2f}")
+        print(f"{'ratio trainctl / bare (target <= 1.2)':44} {t / b:9.2f}")
+        _wait_torn_down(home)
+
+
+def _wait_torn_down(home: Path, timeout: float = 120) -> None:
+    """Let the detached jobs finish and tear themselves down before the directory goes."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = [json.loads(p.read_text()) for p in (home / "jobs").glob("*.json")]
+        if all(r.get("torn_down") for r in records):
+            return
+        time.sleep(0.5)
+
+
+def _write_records(home: Path, count: int) -> None:
+    from orchestrator.jobs.records import JobRecord, Ledger
+
+    ledger = Ledger(home)
+    now = time.time()
+    for i in range(count):
+        state = ("succeeded", "failed", "cancelled")[i % 3]
+        ledger.save(
+            JobRecord(
+                job_id=f"job-{i:05d}",
+                name=f"job-{i % 17}",
+                team=f"team-{i % 5}",
+                owner="o@example.com",
+                target="local",
+                state=state,
+                created=now - i * 60,
+                started_at=now - i * 60,
+                ended_at=now - i * 60 + 30,
+                hourly_usd=1.0,
+                cost_usd=0.0083,
+                torn_down=True,
+            )
+        )
+
+
+def bench_ls(runs: int) -> None:
+    print(f"\n{'jobs':>5} {'ls median s':>12} {'min s':>7} {'max s':>7} {'engine starts':>14}  target <1 s at 200")
+    for count in (50, 100, 200):
+        with tempfile.TemporaryDirectory() as tmp:
+            home = Path(tmp) / "home"
+            _write_records(home, count)
+            shim_dir = Path(tmp) / "shim"
+            shim_dir.mkdir()
+            log = Path(tmp) / "pulumi-starts.log"
+            shim = shim_dir / "pulumi"
+            shim.write_text(f"#!/bin/sh\necho start >> {log}\nexit 1\n")
+            shim.chmod(0o755)
+            env = {**_env(home), "PATH": f"{shim_dir}:{os.environ['PATH']}"}
+            times = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                subprocess.run([TRAINCTL, "ls", "--output", "json"], env=env, capture_output=True, check=True)
+                times.append(time.perf_counter() - start)
+            starts = len(log.read_text().splitlines()) if log.exists() else 0
+            print(f"{count:5} {statistics.median(times):12.3f} {min(times):7.3f} {max(times):7.3f} {starts:14}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    if shutil.which(TRAINCTL) is None and not Path(TRAINCTL).exists():
+        sys.exit("run inside the project's virtualenv (make setup)")
+    bench_up(args.runs)
+    bench_ls(args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""`trainctl plan SPEC [--offline]`: the resources `up` would create, and what they cost at most."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
+
+
+@click.command("plan")
+@click.argument("spec", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--offline", is_flag=True, help="No engine, no credentials: run the program under Pulumi's mock runtime.")
+@click.option("--target", type=click.Choice(["local", "aws"]), default=None, help="Override the spec's target.")
+@output_option
+def command(spec: str, offline: bool, target: str | None, output: str) -> None:
+    """Preview SPEC: every resource, its price per hour and the maximum cost."""
+    from orchestrator.lifecycle.context import Runtime
+    from orchestrator.lifecycle.plan import plan_job
+    from orchestrator.spec.loader import load_spec
+
+    loaded = load_spec(spec)
+    if target:
+        loaded = loaded.with_target(target)
+    for line in loaded.notices:
+        notice(line)
+    plan = plan_job(Runtime(), loaded, offline=offline)
+    if is_json():
+        emit_json(plan)
+        return
+    _render(plan)
+
+
+def _render(plan: dict[str, Any]) -> None:
+    mode = "offline (mock runtime)" if plan["offline"] else "engine preview"
+    say(f"plan for {plan['job_name']} on {plan['target']} ({mode}):")
+    for resource in plan["resources"]:
+        op = resource.get("op", "create")
+        say(f"  {'+' if op == 'create' else op} {resource['name']:28} {resource['type']}")
+    est = plan["estimate"]
+    say("cost:")
+    for line in est["lines"]:
+        most = "unbounded" if line["max_usd"] is None else f"max ${line['max_usd']:.4f}"
+        say(f"  {line['item']:44} ${line['hourly_usd']:.4f}/h  {most}")
+    total = "unbounded (set limits.max_runtime)" if est["max_usd"] is None else f"${est['max_usd']:.4f}"
+    as_of = f", prices as of {est['prices_as_of']}" if est.get("prices_as_of") else ""
+    say(f"  total: ${est['hourly_usd']:.4f}/h, at most {total} {est['currency']}{as_of}")
