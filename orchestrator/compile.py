@@ -56,9 +56,11 @@ class CompiledJob:
         }
 
     def secret_config(self) -> dict[str, str]:
-        """Secret stack config: encrypted by the engine with the backend's passphrase."""
+        """Secret stack config (none when the spec names no secrets): encrypted by the engine."""
         import json
 
+        if not self.secret_values:
+            return {}
         return {"trainctl:secrets": json.dumps(self.secret_values, sort_keys=True)}
 
 
