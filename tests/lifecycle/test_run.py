@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations, stack_tags
 from tests.lifecycle.conftest import Trainctl, only_job
 
@@ -90,3 +92,36 @@ def test_secrets_reach_the_run_but_not_state_or_files(tc: Trainctl, make_job, tm
         if path.is_file():
             assert b"s3cr3t-value" not in path.read_bytes(), path
     assert "s3cr3t-value" not in result.stdout + result.stderr
+
+
+def test_budget_stops_the_job_and_status_says_budget(tc: Trainctl, make_job) -> None:
+    """With a local price of $3600/h and max_cost_usd 3, the run stops after ~3 s: exit 6, reason budget."""
+    spec = make_job(steps=500, step_s=0.05, extra="limits:\n  max_cost_usd: 3\n")
+    result = tc.run("up", str(spec), env={"TRAINCTL_LOCAL_HOURLY_USD": "3600"})
+    assert result.returncode == 6, result.stderr
+    assert "budget" in result.stderr
+    job = only_job(tc)
+    assert job["state"] == "failed" and job["reason"] == "budget"
+    assert 2.5 <= job["cost_usd"] <= 6.0, job["cost_usd"]
+    status = tc.json("status", job["job_id"])
+    assert status["reason"] == "budget" and status["cost_usd"] == job["cost_usd"]
+    assert any((tc.home / "artifacts" / job["job_id"] / "checkpoints").iterdir())
+
+
+def test_running_job_shows_cost_so_far(tc: Trainctl, make_job) -> None:
+    """ls and status of a running job show its accrued cost from the configured hourly price."""
+    env = {"TRAINCTL_LOCAL_HOURLY_USD": "36"}
+    assert tc.run("up", str(make_job(steps=300, step_s=0.1)), "--detach", env=env).returncode == 0
+    job_id = only_job(tc)["job_id"]
+    import time
+
+    time.sleep(2.5)
+    status = tc.json("status", job_id)
+    assert status["state"] == "running"
+    assert status["cost_usd"] == pytest.approx(status["runtime_s"] * 0.01, abs=0.002)  # $36/h is $0.01/s
+    assert status["cost_usd"] >= 0.015
+    rows = tc.json("ls")
+    assert rows[0]["cost_usd"] >= status["cost_usd"]
+    assert tc.run("cancel", job_id).returncode == 0
+    final = tc.record(job_id)
+    assert final["cost_usd"] >= status["cost_usd"]
