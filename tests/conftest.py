@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from orchestrator.settings import Settings, get_settings
+from orchestrator.testing.harness import Trainctl, trainctl_cmd, write_job
+
+__all__ = ["trainctl_cmd"]
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -63,7 +66,13 @@ def settings() -> Settings:
     return get_settings()
 
 
-def trainctl_cmd() -> list[str]:
-    """The console script of this checkout's virtualenv."""
-    script = Path(sys.executable).parent / "trainctl"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "orchestrator"]
+@pytest.fixture
+def tc(trainctl_home: Path) -> Trainctl:
+    """A trainctl runner (real console script, real engine) bound to this test's home."""
+    return Trainctl(trainctl_home)
+
+
+@pytest.fixture
+def make_job(tmp_path: Path) -> Callable[..., Path]:
+    """Write a workdir with the test trainer and a job spec; returns the spec path."""
+    return functools.partial(write_job, tmp_path)

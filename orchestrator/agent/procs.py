@@ -88,3 +88,18 @@ def _signal_all(pids: list[int], signum: int) -> None:
             os.kill(pid, signum)
         except ProcessLookupError:
             continue
+
+
+def engine_processes(stack: str) -> list[int]:
+    """Live ``pulumi`` engine processes working on ``stack`` (found by their command line)."""
+    found = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"pulumi") and stack.encode() in argv and is_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found

@@ -11,9 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -80,6 +82,17 @@ def forward_signal(signum: int, *, force: bool = False) -> int:
     return LIVE.forward(signum, force=force)
 
 
+# util-linux's setpriv sets the parent-death signal and execs the engine: if trainctl dies (even by
+# SIGKILL), the engine gets SIGINT, its graceful cancel (finish in-flight operations, save state,
+# release the lock), so a killed trainctl leaves nothing that `trainctl recover` cannot clear. A
+# preexec_fn could do the same but forces a plain fork() of a process running gRPC threads.
+_SETPRIV = shutil.which("setpriv")
+
+
+def _launcher() -> list[str]:
+    return [_SETPRIV, "--pdeathsig", "INT", "--"] if _SETPRIV else []
+
+
 class _SessionCommand(auto.PulumiCommand):
     """PulumiCommand that starts the CLI in its own session and tracks it for signal forwarding."""
 
@@ -106,7 +119,7 @@ class _SessionCommand(auto.PulumiCommand):
             stream.close()
 
         with subprocess.Popen(
-            [self.command, *args],
+            [*_launcher(), self.command, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -137,7 +150,7 @@ class _SessionCommand(auto.PulumiCommand):
         """Run the CLI with ``data`` on its standard input (how secret values reach it)."""
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         result = subprocess.run(
-            [self.command, "--non-interactive", *args],
+            [*_launcher(), self.command, "--non-interactive", *args],
             input=data,
             capture_output=True,
             text=True,
@@ -212,7 +225,7 @@ def start_tagging(stack: auto.Stack, tags: Mapping[str, str]) -> Callable[[], No
         try:
             with translate_errors("writing stack tags", job_id=stack.name):
                 for key, value in tags.items():
-                    stack.set_tag(key, value)
+                    _set_tag_retrying(stack, key, value)
         except BaseException as e:  # noqa: BLE001 - handed to the joining thread
             failure.append(e)
 
@@ -225,6 +238,22 @@ def start_tagging(stack: auto.Stack, tags: Mapping[str, str]) -> Callable[[], No
             raise failure[0]
 
     return join
+
+
+def _set_tag_retrying(stack: auto.Stack, key: str, value: str, attempts: int = 8) -> None:
+    """``stack tag set``, retried while a concurrent update is rewriting the checkpoint it reads.
+
+    The tag command only reads the checkpoint (and writes the separate tags object), so a read that
+    catches the file mid-write ("failed to load checkpoint") is safe to repeat.
+    """
+    for attempt in range(attempts):
+        try:
+            stack.set_tag(key, value)
+            return
+        except auto_errors.CommandError as e:
+            if "failed to load checkpoint" not in str(e) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
 
 
 def set_config(stack: auto.Stack, values: Mapping[str, str], secrets: Mapping[str, str], *, tags: Mapping[str, str]) -> None:

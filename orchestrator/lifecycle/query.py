@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.targets import get_target
@@ -17,7 +18,19 @@ from orchestrator.targets.base import follow
 
 
 def current(rt: Runtime, record: JobRecord) -> JobRecord:
-    """The record with a running job's live state folded in (and saved when it changed)."""
+    """The record with a running job's live state folded in (and saved when it changed).
+
+    A job left ``provisioning`` by a killed `up` (no operation holds its lock any more) is
+    promoted to what its agent says: running, or ended.
+    """
+    if record.state == "provisioning":
+        if is_locked(rt.settings.home, record.job_id) or is_locked(rt.settings.home, f"name-{record.name}"):
+            return record
+        seen = get_target(record.target).observe(record)
+        if seen.state not in ("running", "starting", "succeeded", "failed", "stopped"):
+            return record
+        record = record.model_copy(update={"state": "running", "started_at": record.started_at or seen.started_at})
+        rt.ledger.save(record)
     if record.state != "running":
         return record
     seen = get_target(record.target).observe(record)

@@ -15,16 +15,14 @@ from typing import Any
 from orchestrator.errors import ConflictError
 from orchestrator.jobs.locks import is_locked, job_lock
 from orchestrator.jobs.records import JobRecord
+from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.teardown import teardown_job
 from orchestrator.logs import bind_job
 
-PROCESS_TYPE_SUFFIX = "TrainingProcess"
-
 
 def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     """Repair ``ref``; return the record and the actions taken, one line each."""
-    from orchestrator.agent.procs import is_alive, processes_with_env, terminate_session
     from orchestrator.engine import automation
 
     record = rt.ledger.resolve(ref)
@@ -37,6 +35,9 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
                 hint="wait for it to finish, or stop it first",
             )
     actions: list[str] = []
+    waited = guard.settle(job_id)
+    if waited:
+        actions.append(f"waited for engine process(es) {', '.join(map(str, waited))} to finish")
     with job_lock(rt.settings.home, job_id, "recover"):
         stack = rt.workspace.stack(job_id, _no_program, create=True)
         automation.cancel(stack)
@@ -48,12 +49,8 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
             actions.append(f"dropped {len(pending)} pending operation(s): " + ", ".join(_describe(p) for p in pending))
         automation.refresh(stack)
         resources = automation.export_state(stack)["deployment"].get("resources") or []
-        agent = _live_agent(resources, is_alive)
-        for pid in processes_with_env("TRAINCTL_JOB_ID", job_id):
-            if agent is not None and _in_session(pid, agent):
-                continue
-            terminate_session(pid, 3.0) if _is_leader(pid) else _kill(pid)
-            actions.append(f"stopped orphan process {pid}")
+        agent = live_agent(resources)
+        actions.extend(stop_strays(job_id, agent))
         if agent is not None:
             actions.append(f"agent {agent} is alive: the job keeps running")
             fixed = record.model_copy(update={"state": "running", "torn_down": False})
@@ -66,12 +63,28 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     return record, actions or ["nothing to repair"]
 
 
-def _live_agent(resources: list[dict[str, Any]], is_alive: Any) -> int | None:
+def live_agent(resources: list[dict[str, Any]]) -> int | None:
+    """The pid of the job's agent if state holds one that is alive (same pid AND start time)."""
+    from orchestrator.agent.procs import is_alive
+
     for resource in resources:
         outputs = resource.get("outputs") or {}
         if "start_ticks" in outputs and "pid" in outputs and is_alive(int(outputs["pid"]), outputs["start_ticks"]):
             return int(outputs["pid"])
     return None
+
+
+def stop_strays(job_id: str, agent: int | None) -> list[str]:
+    """Stop every process of the job that is not part of ``agent``'s session; one line per process."""
+    from orchestrator.agent.procs import processes_with_env, terminate_session
+
+    actions = []
+    for pid in processes_with_env("TRAINCTL_JOB_ID", job_id):
+        if agent is not None and _in_session(pid, agent):
+            continue
+        terminate_session(pid, 3.0) if _is_leader(pid) else _kill(pid)
+        actions.append(f"stopped orphan process {pid}")
+    return actions
 
 
 def _in_session(pid: int, sid: int) -> bool:

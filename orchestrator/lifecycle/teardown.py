@@ -14,6 +14,7 @@ from orchestrator.cost.accrual import accrued_cost
 from orchestrator.errors import NotFoundError
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import FINAL_STATES, JobRecord
+from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.logs import get_logger
 from orchestrator.targets import get_target
@@ -45,12 +46,13 @@ def teardown_job(
         from orchestrator.engine import automation
 
         started = time.monotonic()
+        guard.settle(job_id)
         try:
             stack = rt.workspace.stack(job_id, _no_program, create=False)
         except NotFoundError:
             stack = None  # interrupted before its stack existed: nothing was allocated
         if stack is not None:
-            automation.destroy(stack, on_event=on_event)
+            guard.with_stale_lock_cleared(job_id, stack, lambda: automation.destroy(stack, on_event=on_event))
         observation = target.observe(record.model_copy(update={"torn_down": True}))
         record = _ended(record, observation, requested=requested, reason=reason)
         rt.ledger.save(record)

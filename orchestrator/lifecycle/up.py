@@ -16,8 +16,11 @@ from orchestrator.compile import CompiledJob, compile_job
 from orchestrator.errors import RunFailedError, TrainctlError, interrupted
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord, new_job_id
+from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.progress import EngineProgress
+from orchestrator.lifecycle.query import current
+from orchestrator.lifecycle.recover import live_agent, stop_strays
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.teardown import teardown_job
 from orchestrator.logs import bind_job, get_logger
@@ -45,6 +48,7 @@ def up_job(rt: Runtime, loaded: LoadedSpec, *, detach: bool, new: bool, say: Say
         with job_lock(rt.settings.home, f"name-{spec.name}", "up"):
             existing = None if new else rt.ledger.newest_unfinished(spec.name)
             if existing is not None and _is_running(target, existing):
+                existing = current(rt, existing)
                 say(f"job {existing.job_id} is already running; nothing to do (`trainctl logs {existing.job_id} -f`)")
                 return UpOutcome(existing, "already-running")
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
@@ -104,10 +108,16 @@ def _allocate(
     try:
         if stop.stop_requested:
             raise _stopped(stop)
+        if existing is not None:
+            guard.settle(job.job_id)  # an engine orphaned by a killed trainctl finishes first
         stack = rt.workspace.stack(job.job_id, target.program(job), create=True)
         automation.set_config(stack, job.stack_config(), job.secret_config(), tags=job.tags)
         if existing is not None:
-            automation.refresh(stack)  # drop a dead agent from state, so `up` starts a new one
+            # drop a dead agent (and any pending operation of a crash) from state, so `up` starts a new one
+            guard.with_stale_lock_cleared(job.job_id, stack, lambda: automation.refresh(stack, clear_pending_creates=True))
+            resources = automation.export_state(stack)["deployment"].get("resources") or []
+            for line in stop_strays(job.job_id, live_agent(resources)):
+                log.info("job.stray_stopped", detail=line)
         if stop.stop_requested:
             raise _stopped(stop)
         started = time.monotonic()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
+from orchestrator.testing.harness import Trainctl, only_job, wait_until
 from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations, stack_checkpoint
-from tests.lifecycle.conftest import Trainctl, only_job, wait_until
 
 
 def _step_count(tc: Trainctl, job_id: str) -> int:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.testing.harness import Trainctl, only_job
 from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations, stack_tags
-from tests.lifecycle.conftest import Trainctl, only_job
 
 
 def test_complete_run_succeeds_and_tears_down(tc: Trainctl, make_job) -> None:

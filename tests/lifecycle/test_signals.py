@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.testing.harness import Trainctl, only_job, wait_until
 from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations
-from tests.lifecycle.conftest import Trainctl, only_job, wait_until
 
 
 def _collect(stream, lines: list[str]) -> threading.Thread:  # type: ignore[no-untyped-def]

@@ -23,6 +23,7 @@ from orchestrator.agent import procs
 from orchestrator.targets.local.snapshot import copy_snapshot, list_files
 
 MARKER = ".trainctl-job.json"
+HOME_VAR = "TRAINCTL_JOB_HOME"
 _ENGINE_VARS = ("PULUMI_",)
 
 
@@ -94,6 +95,7 @@ class TrainingProcessProvider(ResourceProvider):
         env = {k: v for k, v in os.environ.items() if not k.startswith(_ENGINE_VARS)}
         env.update(props.get("secret_env") or {})
         env["TRAINCTL_JOB_ID"] = props["tags"]["trainctl:job-id"]
+        env[HOME_VAR] = props["home"]  # which trainctl home owns this process (gc looks only at its own)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [props["python"], "-m", "orchestrator.agent", str(config_path)],

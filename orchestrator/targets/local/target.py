@@ -71,6 +71,7 @@ class LocalTarget:
                     "workdir": agent.workdir,
                     "secret_env": secret_env,
                     "grace_period_s": job.grace_period_s,
+                    "home": str(job.home),
                     "tags": tags,
                 },
                 pulumi.ResourceOptions(depends_on=[workdir, store]),

@@ -1,0 +1,143 @@
+"""kill -9 of trainctl at random points of `up`, `cancel` and `down` (seeded trials on the local target).
+
+After `trainctl recover JOB` (or re-running the interrupted command) every trial must end with no
+stale engine lock, no pending operation in state, no process of a job that should not run, no working
+directory of a destroyed job, and the artifact store intact. The trial table is printed at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.agent.procs import processes_with_env
+from orchestrator.testing.harness import Trainctl, wait_until
+from orchestrator.testing.inspect import engine_locks, live_resources, pending_operations
+from tests.reliability.conftest import TABLES
+
+pytestmark = pytest.mark.engine
+
+TRIALS = int(os.environ.get("TRAINCTL_CRASH_TRIALS", "20"))
+SEED = int(os.environ.get("TRAINCTL_CRASH_SEED", "20261128"))
+OPERATIONS = ("up", "up-detach", "cancel", "down")
+
+
+def _job_pids(name: str) -> list[int]:
+    """Processes whose TRAINCTL_JOB_ID belongs to jobs named ``name``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(v.startswith(f"TRAINCTL_JOB_ID={name}-".encode()) for v in env):
+            found.append(int(entry.name))
+    return [p for p in found if Path(f"/proc/{p}").exists()]
+
+
+def _check(tc: Trainctl, name: str) -> list[str]:
+    """Every invariant that must hold after repair; returns the violations."""
+    problems = []
+    if engine_locks(tc.home):
+        problems.append(f"stale engine lock {engine_locks(tc.home)}")
+    for job in tc.jobs():
+        job_id = job["job_id"]
+        if pending_operations(tc.home, job_id):
+            problems.append("pending operation in state")
+        resources = live_resources(tc.home, job_id)
+        running = job["state"] == "running" and len(resources) == 3
+        if processes_with_env("TRAINCTL_JOB_ID", job_id) and not running:
+            problems.append(f"process of a {job['state']} job with {len(resources)} resources")
+        if not resources and (tc.home / "runs" / job_id).exists():
+            problems.append("working directory of a destroyed job")
+        artifacts = tc.home / "artifacts" / job_id
+        for path in list(artifacts.glob("checkpoints/*")) + list(artifacts.glob("status.json")):
+            try:
+                json.loads(path.read_text())
+            except ValueError:
+                problems.append(f"corrupt artifact {path.name}")
+    if not tc.jobs() and _job_pids(name):
+        problems.append("process of a job that was never recorded")
+    return problems
+
+
+def _start_running_job(tc: Trainctl, spec: Path) -> str:
+    result = tc.run("up", str(spec), "--detach")
+    assert result.returncode == 0, result.stderr
+    job_id = tc.jobs()[0]["job_id"]
+    wait_until(lambda: any((tc.home / "artifacts" / job_id / "checkpoints").glob("*.json")), timeout=30)
+    return job_id
+
+
+def _kill_during(tc: Trainctl, args: list[str], delay: float) -> int | None:
+    proc = tc.start(*args)
+    try:
+        proc.wait(timeout=delay)
+        return proc.returncode  # finished before the kill point
+    except Exception:  # noqa: BLE001 - TimeoutExpired: still running at the kill point
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        return None
+
+
+def _trial(tc: Trainctl, make_job, index: int, rng: random.Random) -> tuple[str, float, str, str, list[str]]:
+    operation = OPERATIONS[index % len(OPERATIONS)]
+    name = f"crash-{index:02d}"
+    steps = 40 if operation.startswith("up") else 400
+    spec = make_job(name, steps=steps, step_s=0.05)
+    delay = rng.uniform(0.05, 6.0) if operation.startswith("up") else rng.uniform(0.05, 3.5)
+    repair = "recover" if rng.random() < 0.5 else "rerun"
+    if operation == "up":
+        args = ["up", str(spec)]
+    elif operation == "up-detach":
+        args = ["up", "--detach", str(spec)]
+    else:
+        job_id = _start_running_job(tc, spec)
+        args = [operation, job_id]
+    finished = _kill_during(tc, args, delay)
+    outcome = "finished" if finished is not None else "killed"
+    jobs = tc.jobs()
+    if jobs:
+        job_id = jobs[0]["job_id"]
+        repair_args = ["recover", job_id] if repair == "recover" else args
+        result = tc.run(*repair_args, timeout=180)
+        if result.returncode not in (0, 6):
+            return operation, delay, outcome, repair, [f"{repair} exited {result.returncode}: {result.stderr[-300:]}"]
+    problems = _check(tc, name)
+    for job in tc.jobs():  # leave nothing behind for the next trial
+        down = tc.run("down", job["job_id"], timeout=180)
+        if down.returncode != 0:
+            problems.append(f"down exited {down.returncode}")
+        wait_until(lambda job_id=job["job_id"]: not processes_with_env("TRAINCTL_JOB_ID", job_id), timeout=30)
+        if (tc.home / "runs" / job["job_id"]).exists():
+            problems.append("working directory left after down")
+    return operation, delay, outcome, repair, problems
+
+
+@pytest.mark.timeout(60 * TRIALS)
+def test_kill_9_trials_leave_nothing_stale(tmp_path: Path, make_job) -> None:
+    """Every seeded kill -9 trial ends clean after recover or a re-run (see the printed trial table)."""
+    rng = random.Random(SEED)
+    rows = [f"{'#':>3} {'operation':10} {'kill at s':>9} {'outcome':9} {'repair':8} result"]
+    failures = []
+    for index in range(TRIALS):
+        home = tmp_path / f"trial-{index:02d}"
+        home.mkdir()
+        tc = Trainctl(home)
+        started = time.monotonic()
+        operation, delay, outcome, repair, problems = _trial(tc, make_job, index, rng)
+        verdict = "ok" if not problems else "FAIL: " + "; ".join(problems)
+        rows.append(f"{index:3} {operation:10} {delay:9.2f} {outcome:9} {repair:8} {verdict} ({time.monotonic() - started:.0f}s)")
+        if problems:
+            failures.append(index)
+    rows.append(f"seed {SEED}: {TRIALS - len(failures)}/{TRIALS} trials clean")
+    TABLES[f"kill -9 trials (seed {SEED})"] = rows
+    assert not failures, "\n".join(rows)
