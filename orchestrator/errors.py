@@ -123,6 +123,10 @@ class TransientCloudError(CloudError):
     retryable = True
 
 
+class AccessDeniedError(CloudError):
+    """The provider refused the call for lack of permission: retrying cannot help."""
+
+
 class CapacityError(CloudError):
     """The provider has no capacity for the request (goes to the fallback path, not to retry)."""
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     grace_period_s: float = Field(default=10.0, gt=0, le=3600)
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    retry_max_attempts: int = Field(default=6, ge=1, le=100)
+    retry_base_delay_s: float = Field(default=0.2, gt=0, le=60)
+    retry_max_delay_s: float = Field(default=10.0, gt=0, le=600)
+    retry_max_total_s: float = Field(default=60.0, gt=0, le=3600)
     job_ttl_s: float = Field(default=7 * 86400.0, gt=0, description="deadline of jobs without limits.max_runtime (gc)")
 
     @field_validator("backend_url")
