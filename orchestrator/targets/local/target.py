@@ -52,7 +52,7 @@ class LocalTarget:
             from orchestrator.targets.local.snapshot import digest, list_files
 
             config = pulumi.Config("trainctl")
-            secret_env = config.get_secret_object("secrets") or {}
+            secret_env: Any = config.get_secret_object("secrets") or {}
             tags = job.tags
             files = list_files(job.source_dir)
             workdir = Workdir(
