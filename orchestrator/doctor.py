@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -29,14 +28,6 @@ class Check:
 def run_checks() -> list[Check]:
     """Every check, in the order they are printed."""
     return [_python(), _engine(), _backend(), _passphrase(), _aws(), _policy_pack()]
-
-
-def policy_pack_dir() -> Path:
-    """The policy pack trainctl passes to the engine (``TRAINCTL_POLICY_PACK`` overrides)."""
-    override = os.environ.get("TRAINCTL_POLICY_PACK")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parent.parent / "policies"
 
 
 def _python() -> Check:
@@ -99,9 +90,12 @@ def _aws() -> Check:
 
 
 def _policy_pack() -> Check:
-    pack = policy_pack_dir()
-    ok = (pack / "PulumiPolicy.yaml").is_file()
-    fix = None if ok else "set TRAINCTL_POLICY_PACK to a directory with PulumiPolicy.yaml"
-    go = shutil.which("go")
-    detail = f"{pack}" + ("" if ok else " (no PulumiPolicy.yaml)") + (f"; go toolchain {go}" if go else "")
-    return Check("policy-pack", ok, detail, fix, required=False)
+    from orchestrator.policy import pack_path
+
+    try:
+        launcher = pack_path()
+    except TrainctlError as e:
+        return Check("policy-pack", False, e.message, e.hint or "set TRAINCTL_POLICY_PACK to the pack's launcher")
+    ok = os.access(launcher, os.X_OK) and (launcher.parent / "PulumiPolicy.yaml").is_file()
+    fix = None if ok else f"make {launcher} executable (chmod +x) next to its PulumiPolicy.yaml"
+    return Check("policy-pack", ok, str(launcher), fix)

@@ -7,6 +7,7 @@ the program runs under Pulumi's mock runtime: no engine, no credentials, no netw
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from typing import Any
 
 from orchestrator.compile import compile_job
@@ -36,8 +37,12 @@ def estimate_job(rt: Runtime, spec: JobSpec) -> Estimate:
     )
 
 
-def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool) -> dict[str, Any]:
-    """The plan as a document: ``resources``, ``estimate`` and the job's identity."""
+def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: Path | None = None) -> dict[str, Any]:
+    """The plan as a document: ``resources``, ``estimate``, ``policy`` verdicts and the job's identity.
+
+    Raises PolicyBlockedError (exit 3) after the plan is complete when a mandatory policy says no;
+    the error carries the plan so that it is still printed.
+    """
     spec = loaded.spec
     job_id = f"{spec.name}-plan{secrets.token_hex(2)}"
     price = estimate_job(rt, spec)
@@ -45,15 +50,30 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool) -> dict[str, Any
     program = get_target(spec.target).program(job)
     if offline:
         from orchestrator.lifecycle.offline_plan import offline_plan
+        from orchestrator.policy.config import load_config
+        from orchestrator.policy.evaluate import check_plan
 
         document = offline_plan(job, program)
+        violations = check_plan(document, load_config(policy_config), team=spec.team)
     else:
-        document = {"resources": _preview(rt, job_id, job, program)}
-    return {"job_name": spec.name, "target": spec.target, "offline": offline, **document, "estimate": price.to_dict()}
+        steps, violations = _preview(rt, job_id, job, program, policy_config)
+        document = {"resources": steps}
+    return {
+        "job_name": spec.name,
+        "target": spec.target,
+        "offline": offline,
+        **document,
+        "estimate": price.to_dict(),
+        "policy": {"violations": [v.to_dict() for v in violations], "blocked": any(v.mandatory for v in violations)},
+    }
 
 
-def _preview(rt: Runtime, job_id: str, job: Any, program: Any) -> list[dict[str, Any]]:
+def _preview(
+    rt: Runtime, job_id: str, job: Any, program: Any, policy_config: Path | None
+) -> tuple[list[dict[str, Any]], list[Any]]:
     from orchestrator.engine import automation
+    from orchestrator.errors import TrainctlError
+    from orchestrator.policy import PolicyCollector, engine_policy_args
 
     steps: list[dict[str, Any]] = []
 
@@ -64,10 +84,16 @@ def _preview(rt: Runtime, job_id: str, job: Any, program: Any) -> list[dict[str,
         meta = pre.metadata
         steps.append({"op": str(getattr(meta.op, "value", meta.op)), "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]})
 
+    packs, configs = engine_policy_args(policy_config, team=job.spec.team)
+    policies = PolicyCollector(forward=collect)
     stack = rt.workspace.stack(job_id, program, create=True)
     try:
         automation.set_config(stack, job.stack_config(), job.secret_config(), tags=job.tags)
-        automation.preview(stack, on_event=collect)
+        try:
+            automation.preview(stack, on_event=policies, policy_packs=packs, policy_configs=configs)
+        except TrainctlError:
+            if not any(v.mandatory for v in policies.violations()):
+                raise  # a real failure, not the engine refusing on policy grounds
     finally:
         rt.workspace.remove_stack(job_id)
-    return steps
+    return steps, policies.violations()

@@ -10,10 +10,11 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from orchestrator.compile import CompiledJob, compile_job
-from orchestrator.errors import RunFailedError, TrainctlError, interrupted
+from orchestrator.errors import PolicyViolationError, RunFailedError, TrainctlError, interrupted
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord, new_job_id
 from orchestrator.lifecycle import guard
@@ -24,6 +25,7 @@ from orchestrator.lifecycle.recover import live_agent, stop_strays
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.teardown import teardown_job
 from orchestrator.logs import bind_job, get_logger
+from orchestrator.policy import PolicyCollector, engine_policy_args
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets import get_target
 from orchestrator.targets.base import Target, follow
@@ -40,7 +42,16 @@ class UpOutcome:
     outcome: str
 
 
-def up_job(rt: Runtime, loaded: LoadedSpec, *, detach: bool, new: bool, say: Say, output: BinaryIO | None = None) -> UpOutcome:
+def up_job(
+    rt: Runtime,
+    loaded: LoadedSpec,
+    *,
+    detach: bool,
+    new: bool,
+    say: Say,
+    output: BinaryIO | None = None,
+    policy_config: Path | None = None,
+) -> UpOutcome:
     """Allocate and run the job of ``loaded``; see the module docstring for resume rules."""
     spec = loaded.spec
     target = get_target(spec.target)
@@ -56,7 +67,7 @@ def up_job(rt: Runtime, loaded: LoadedSpec, *, detach: bool, new: bool, say: Say
             compiled = compile_job(loaded, job_id, rt.settings, hourly_usd=rt.hourly_price(spec))
             rt.workspace  # noqa: B018 - find the engine before recording anything
             with job_lock(rt.settings.home, job_id, "up"):
-                record = _allocate(rt, compiled, target, existing, stop, say)
+                record = _allocate(rt, compiled, target, existing, stop, say, policy_config)
         if detach:
             say(f"job {job_id} is running (detached): `trainctl logs {job_id} -f`, `trainctl status {job_id}`")
             return UpOutcome(record, "started")
@@ -73,7 +84,13 @@ def up_job(rt: Runtime, loaded: LoadedSpec, *, detach: bool, new: bool, say: Say
 
 
 def _allocate(
-    rt: Runtime, job: CompiledJob, target: Target, existing: JobRecord | None, stop: GracefulStop, say: Say
+    rt: Runtime,
+    job: CompiledJob,
+    target: Target,
+    existing: JobRecord | None,
+    stop: GracefulStop,
+    say: Say,
+    policy_config: Path | None,
 ) -> JobRecord:
     from orchestrator.engine import automation
 
@@ -121,12 +138,23 @@ def _allocate(
         if stop.stop_requested:
             raise _stopped(stop)
         started = time.monotonic()
+        packs, configs = engine_policy_args(policy_config, team=job.spec.team)
+        policies = PolicyCollector(forward=EngineProgress())
         tagged = automation.start_tagging(stack, job.tags)
         try:
-            outputs = automation.up(stack, on_event=EngineProgress())
+            outputs = automation.up(stack, on_event=policies, policy_packs=packs, policy_configs=configs)
+        except TrainctlError as e:
+            policies.check(e)  # PolicyBlockedError (exit 3) when a mandatory policy said no
+            raise
         finally:
             tagged()
+        for violation in policies.check():
+            say(f"policy warning: {violation.line()}")
         log.info("job.allocated", seconds=round(time.monotonic() - started, 2))
+    except PolicyViolationError as e:
+        rt.ledger.save(record.model_copy(update={"state": "failed", "reason": "blocked by policy"}))
+        teardown_job(rt, job.job_id, requested="failed", reason=f"blocked by policy: {e.message}", wait_s=60.0)
+        raise
     except TrainctlError as e:
         rt.ledger.save(record.model_copy(update={"state": "interrupted", "reason": _why(stop, e)}))
         if stop.stop_requested:

@@ -73,7 +73,7 @@ def test_sigint_during_up_stops_cleanly(tc: Trainctl, make_job, point: str) -> N
 
 def test_sigterm_exits_143_and_up_again_resumes(tc: Trainctl, make_job) -> None:
     """SIGTERM after allocation exits 143 with a final checkpoint; `up` again resumes that job from it."""
-    spec = make_job(steps=60, step_s=0.05)
+    spec = make_job(steps=160, step_s=0.05)  # 8 s: long enough never to finish during the teardown
     code, output = _interrupt(tc, spec, POINTS["after-allocation"], signal.SIGTERM)
     assert code == 143, output
     job_id = only_job(tc)["job_id"]

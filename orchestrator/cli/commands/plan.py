@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
+from orchestrator.errors import PolicyViolationError
 
 
 @click.command("plan")
 @click.argument("spec", type=click.Path(dir_okay=False, path_type=str))
 @click.option("--offline", is_flag=True, help="No engine, no credentials: run the program under Pulumi's mock runtime.")
 @click.option("--target", type=click.Choice(["local", "aws"]), default=None, help="Override the spec's target.")
+@click.option("--policy-config", type=click.Path(dir_okay=False, path_type=Path), default=None, help="A team's policy config.")
 @output_option
-def command(spec: str, offline: bool, target: str | None, output: str) -> None:
+def command(spec: str, offline: bool, target: str | None, policy_config: Path | None, output: str) -> None:
     """Preview SPEC: every resource, its price per hour and the maximum cost."""
     from orchestrator.lifecycle.context import Runtime
     from orchestrator.lifecycle.plan import plan_job
@@ -25,11 +28,20 @@ def command(spec: str, offline: bool, target: str | None, output: str) -> None:
         loaded = loaded.with_target(target)
     for line in loaded.notices:
         notice(line)
-    plan = plan_job(Runtime(), loaded, offline=offline)
+    plan = plan_job(Runtime(), loaded, offline=offline, policy_config=policy_config)
     if is_json():
         emit_json(plan)
-        return
-    _render(plan)
+    else:
+        _render(plan)
+    if plan["policy"]["blocked"]:
+        blocking = [v for v in plan["policy"]["violations"] if v["enforcement"] == "mandatory"]
+        raise PolicyViolationError(
+            f"plan for {plan['job_name']} is blocked by {len(blocking)} mandatory policy violation(s): `up` allocates nothing",
+            details=[
+                f"{v['policy']} {v['resource'] or 'stack'}: {v['message']}" + (f" (fix: {v['fix']})" if v["fix"] else "")
+                for v in blocking
+            ],
+        )
 
 
 def _render(plan: dict[str, Any]) -> None:
@@ -46,3 +58,8 @@ def _render(plan: dict[str, Any]) -> None:
     total = "unbounded (set limits.max_runtime)" if est["max_usd"] is None else f"${est['max_usd']:.4f}"
     as_of = f", prices as of {est['prices_as_of']}" if est.get("prices_as_of") else ""
     say(f"  total: ${est['hourly_usd']:.4f}/h, at most {total} {est['currency']}{as_of}")
+    violations = plan["policy"]["violations"]
+    say("policy: " + ("no violations" if not violations else f"{len(violations)} violation(s)"))
+    for v in violations:
+        fix = f" (fix: {v['fix']})" if v["fix"] else ""
+        say(f"  {v['policy']} [{v['enforcement']}] {v['resource'] or 'stack'}: {v['message']}{fix}")

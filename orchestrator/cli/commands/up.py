@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
@@ -13,8 +15,9 @@ from orchestrator.cli.output import emit_json, is_json, notice, output_option, s
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (cloud targets ask on a terminal).")
 @click.option("--new", is_flag=True, help="Always create a new job, even if one of this name is unfinished.")
 @click.option("--target", type=click.Choice(["local", "aws"]), default=None, help="Override the spec's target.")
+@click.option("--policy-config", type=click.Path(dir_okay=False, path_type=Path), default=None, help="A team's policy config.")
 @output_option
-def command(spec: str, detach: bool, yes: bool, new: bool, target: str | None, output: str) -> None:
+def command(spec: str, detach: bool, yes: bool, new: bool, target: str | None, policy_config: Path | None, output: str) -> None:
     """Allocate the job of SPEC and run it; resumes the newest unfinished job of that name."""
     import sys
 
@@ -30,7 +33,15 @@ def command(spec: str, detach: bool, yes: bool, new: bool, target: str | None, o
     if loaded.spec.target != "local" and not yes and sys.stdin.isatty():
         click.confirm(f"Allocate cloud resources for {loaded.spec.name} on {loaded.spec.target}?", abort=True, err=True)
     out = sys.stderr.buffer if is_json() else sys.stdout.buffer
-    result = up_job(Runtime(), loaded, detach=detach, new=new, say=lambda line: click.echo(line, err=True), output=out)
+    result = up_job(
+        Runtime(),
+        loaded,
+        detach=detach,
+        new=new,
+        say=lambda line: click.echo(line, err=True),
+        output=out,
+        policy_config=policy_config,
+    )
     if is_json():
         emit_json({**result.record.summary(), "outcome": result.outcome})
     elif result.outcome == "finished":

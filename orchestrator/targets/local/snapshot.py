@@ -80,7 +80,7 @@ def _ignored(rel: str, patterns: list[str]) -> bool:
 
 
 def _walk(source: Path, patterns: list[str]) -> list[str]:
-    files = []
+    files: list[str] = []
     for root, dirs, names in os.walk(source):
         rel_root = os.path.relpath(root, source)
         dirs[:] = [d for d in dirs if d not in ALWAYS_SKIPPED and not _ignored(_join(rel_root, d), patterns)]

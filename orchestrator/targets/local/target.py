@@ -50,6 +50,9 @@ class LocalTarget:
 
             from orchestrator.targets.local.providers import ArtifactStore, TrainingProcess, Workdir
             from orchestrator.targets.local.snapshot import digest, list_files
+            from orchestrator.targets.manifest import declare_manifest
+
+            declare_manifest(job)  # job-level facts for the policy pack; everything below depends on it
 
             config = pulumi.Config("trainctl")
             secret_env: Any = config.get_secret_object("secrets") or {}

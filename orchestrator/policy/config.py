@@ -1,0 +1,188 @@
+"""Policy config: the defaults that ship with the pack, a team's file over them, and the engine's copy.
+
+A config file (JSON, or YAML by its suffix) has Pulumi's policy-config shape plus per-team overrides::
+
+    {
+      "all": "advisory",                                   # optional: every policy's level
+      "max-hourly-cost": {"enforcementLevel": "mandatory", "maxUsd": 40},
+      "spot-preferred": "advisory",                        # a level alone
+      "teams": {"llm": {"max-hourly-cost": {"maxUsd": 120}, "spot-preferred": "disabled"}}
+    }
+
+``load_config`` returns the effective config in that same shape, every policy present. The engine is
+given the config for the job's team already resolved (``engine_policy_args(..., team=)``); without a
+team, each policy's team overrides travel in its ``teams`` property and the pack resolves them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import InvalidInputError
+from orchestrator.policy.model import LEVELS, PolicyDef, resolve_entry
+from orchestrator.policy.pack import defaults_path, load_policies, pack_path
+from orchestrator.policy.schema import problems
+
+ALL, TEAMS, LEVEL = "all", "teams", "enforcementLevel"
+LEVEL_SCHEMA: dict[str, Any] = {"type": "string", "enum": list(LEVELS)}
+_HINT = "see docs/policies.md for every policy's settings"
+
+Config = dict[str, Any]
+
+
+def load_config(file: Path | None = None, *, policies: Sequence[PolicyDef] | None = None) -> Config:
+    """The pack's defaults with ``file`` (a team's config) over them; InvalidInputError naming any bad key."""
+    policies = load_policies() if policies is None else policies
+    config: Config = {p.name: {LEVEL: p.enforcement} for p in policies}
+    defaults = defaults_path()
+    if defaults.is_file():
+        config = merge(config, read_config_file(defaults), policies, origin=str(defaults))
+    if file is not None:
+        config = merge(config, read_config_file(file), policies, origin=str(file))
+    return config
+
+
+def read_config_file(file: Path) -> Any:
+    """The document in ``file``: YAML for ``.yaml``/``.yml``, JSON otherwise."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as e:
+        raise InvalidInputError(f"cannot read policy config {file}: {e.strerror}", hint="check the --policy-config path") from e
+    try:
+        if file.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return yaml.safe_load(text)
+        return json.loads(text)
+    except (ValueError, ImportError) as e:  # json.JSONDecodeError and yaml.YAMLError are ValueErrors
+        raise InvalidInputError(f"policy config {file} cannot be parsed: {e}", hint=_HINT) from e
+
+
+def merge(config: Config, overlay: Any, policies: Sequence[PolicyDef], *, origin: str) -> Config:
+    """``overlay`` (a config document) applied over ``config``, after checking every key of it."""
+    found = config_problems(overlay, policies)
+    if found:
+        raise InvalidInputError(f"policy config {origin}: {found[0]}", details=found, hint=_HINT)
+    result = copy.deepcopy(config)
+    if ALL in overlay:
+        for policy in policies:
+            result[policy.name][LEVEL] = overlay[ALL]
+    for name, entry in overlay.items():
+        if name not in (ALL, TEAMS):
+            result[name].update(_as_object(entry))
+    for team, entries in (overlay.get(TEAMS) or {}).items():
+        for name, entry in entries.items():
+            result.setdefault(TEAMS, {}).setdefault(team, {}).setdefault(name, {}).update(_as_object(entry))
+    return result
+
+
+def config_problems(document: Any, policies: Sequence[PolicyDef]) -> list[str]:
+    """Every problem of a config document, each naming its key."""
+    if not isinstance(document, dict):
+        return ["must be an object whose keys are policy names, 'all' or 'teams'"]
+    by_name = {p.name: p for p in policies}
+    found: list[str] = []
+    for key, value in document.items():
+        if key == ALL:
+            found += problems(value, LEVEL_SCHEMA, ALL)
+        elif key == TEAMS:
+            found += _team_problems(value, by_name)
+        elif key in by_name:
+            found += _entry_problems(value, by_name[key], key)
+        else:
+            found.append(f"{key}: unknown policy (policies: {', '.join(by_name)})")
+    return found
+
+
+def entry_schema(policy: PolicyDef) -> dict[str, Any]:
+    """The JSON schema of one policy's entry: its properties and ``enforcementLevel``."""
+    return {"type": "object", "properties": {LEVEL: LEVEL_SCHEMA, **policy.config}, "additionalProperties": False}
+
+
+def resolve(config: Mapping[str, Any], policy: str, team: str | None) -> tuple[str, dict[str, Any]]:
+    """(level, properties) of ``policy`` for ``team`` in an effective config."""
+    level, props = resolve_entry(_engine_entry(config, policy), team)
+    return level or "advisory", props
+
+
+def engine_config(config: Mapping[str, Any], policies: Sequence[PolicyDef], team: str | None = None) -> dict[str, Any]:
+    """The config in the form ``--policy-pack-config`` takes: resolved for ``team``, or carrying ``teams``."""
+    out: dict[str, Any] = {}
+    for policy in policies:
+        if team is None:
+            out[policy.name] = _engine_entry(config, policy.name)
+            continue
+        level, props = resolve(config, policy.name, team)
+        out[policy.name] = {LEVEL: level, **props}
+    return out
+
+
+def engine_policy_args(config_file: Path | None = None, *, team: str | None = None) -> tuple[list[str], list[str]]:
+    """(policy packs, policy config files) for ``preview``/``up``: the launcher, and the effective config.
+
+    Pass the job's ``team`` so that per-team enforcement levels apply in the engine too (without it,
+    only per-team properties do: the engine fixes a policy's level before the pack sees a resource).
+    """
+    launcher = pack_path()
+    policies = load_policies()
+    document = engine_config(load_config(config_file, policies=policies), policies, team)
+    return [str(launcher)], [str(write_engine_config(document))]
+
+
+def write_engine_config(document: Mapping[str, Any]) -> Path:
+    """Write ``document`` under ``$TRAINCTL_HOME/policy``, named by its content (so reruns reuse it)."""
+    from orchestrator.settings import get_settings
+
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    directory = get_settings().home / "policy"
+    path = directory / f"config-{hashlib.sha256(text.encode()).hexdigest()[:16]}.json"
+    if path.is_file():
+        return path
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def _engine_entry(config: Mapping[str, Any], policy: str) -> dict[str, Any]:
+    entry = dict(config.get(policy) or {})
+    teams = {team: entries[policy] for team, entries in (config.get(TEAMS) or {}).items() if policy in entries}
+    if teams:
+        entry[TEAMS] = teams
+    return entry
+
+
+def _team_problems(value: Any, by_name: Mapping[str, PolicyDef]) -> list[str]:
+    if not isinstance(value, dict):
+        return [f"{TEAMS}: must be an object mapping team names to policy config"]
+    found: list[str] = []
+    for team, entries in value.items():
+        if not isinstance(entries, dict):
+            found.append(f"{TEAMS}.{team}: must be an object mapping policy names to config")
+            continue
+        for name, entry in entries.items():
+            where = f"{TEAMS}.{team}.{name}"
+            if name not in by_name:
+                found.append(f"{where}: unknown policy (policies: {', '.join(by_name)})")
+            else:
+                found += _entry_problems(entry, by_name[name], where)
+    return found
+
+
+def _entry_problems(value: Any, policy: PolicyDef, where: str) -> list[str]:
+    if isinstance(value, str):
+        return problems(value, LEVEL_SCHEMA, where)
+    if not isinstance(value, dict):
+        return [f"{where}: must be an enforcement level ({', '.join(LEVELS)}) or an object"]
+    return problems(value, entry_schema(policy), where)
+
+
+def _as_object(entry: str | Mapping[str, Any]) -> dict[str, Any]:
+    return {LEVEL: entry} if isinstance(entry, str) else dict(entry)
