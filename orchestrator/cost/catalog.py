@@ -227,6 +227,24 @@ def _type_order(instance_type: str) -> tuple[str, int, str]:
     return family, rank, size
 
 
+USER_CATALOG = "prices.json"
+
+
+def catalog_in_force(home: Path) -> tuple[Catalog, str]:
+    """``$TRAINCTL_HOME/prices.json`` when `prices refresh` wrote one, else the packaged catalog; and which."""
+    path = home / USER_CATALOG
+    if path.is_file():
+        return load_catalog(path), str(path)
+    return load_catalog(), "the catalog packaged with trainctl"
+
+
+def current_catalog() -> Catalog:
+    """The catalog in force for the settings' TRAINCTL_HOME (what plan, up, reports and policies price with)."""
+    from orchestrator.settings import get_settings
+
+    return catalog_in_force(get_settings().home)[0]
+
+
 def load_catalog(path: Path | None = None) -> Catalog:
     """The catalog at ``path``, or the one packaged with trainctl (read once, then cached)."""
     if path is None:

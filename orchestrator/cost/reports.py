@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
 GROUPINGS = ("job", "team", "owner", "target", "resource-type")
-USER_CATALOG = "prices.json"
 CACHE_FILE = "cache/cost-records.json"
 DAY_S = 86400
 _EPOCH = dt.date(1970, 1, 1)
@@ -320,23 +319,14 @@ class StoragePricer:
     def _price(self, region: str) -> float | None:
         if region not in self._prices:
             if self._catalog is None:
+                from orchestrator.cost.catalog import catalog_in_force
+
                 self._catalog = catalog_in_force(self._settings.home)[0]
             try:
                 self._prices[region] = self._catalog.storage_gb_month(region, "gp3").usd
             except PriceNotFoundError:
                 self._prices[region] = None
         return self._prices[region]
-
-
-def catalog_in_force(home: Path) -> tuple[Catalog, str]:
-    """The user catalog ``$TRAINCTL_HOME/prices.json`` when it exists (written by `prices refresh`), else the
-    packaged one; with a description of which."""
-    from orchestrator.cost.catalog import load_catalog
-
-    path = home / USER_CATALOG
-    if path.is_file():
-        return load_catalog(path), str(path)
-    return load_catalog(), "the catalog packaged with trainctl"
 
 
 def _parse_file(path: str) -> list[Any] | None:

@@ -34,9 +34,9 @@ class Runtime:
         """The hourly price of the job's compute (local: the configured amortised price)."""
         if spec.target == "local":
             return self.settings.local_hourly_usd
-        from orchestrator.cost.catalog import load_catalog
+        from orchestrator.cost.catalog import current_catalog
 
         resources = spec.resources
         region = resources.region or self.settings.default_region
         assert resources.instance_type is not None
-        return load_catalog().hourly(region, resources.instance_type, spot=resources.spot).usd
+        return current_catalog().hourly(region, resources.instance_type, spot=resources.spot).usd

@@ -23,12 +23,12 @@ def estimate_job(rt: Runtime, spec: JobSpec) -> Estimate:
     max_runtime = float(spec.limits.max_runtime) if spec.limits.max_runtime else None
     if spec.target == "local":
         return estimate_local(rt.settings.local_hourly_usd, max_runtime)
-    from orchestrator.cost.catalog import load_catalog
+    from orchestrator.cost.catalog import current_catalog
 
     resources = spec.resources
     assert resources.instance_type is not None
     return estimate(
-        load_catalog(),
+        current_catalog(),
         region=resources.region or rt.settings.default_region,
         instance_type=resources.instance_type,
         spot=resources.spot,

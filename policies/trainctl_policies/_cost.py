@@ -34,13 +34,13 @@ def job_cost(manifest: Resource) -> JobCost | None:
     itype, region = instance_type(manifest), props.get("region")
     if itype is None or not known(region):
         return None
-    from orchestrator.cost.catalog import load_catalog
+    from orchestrator.cost.catalog import current_catalog
 
     spot = props.get("spot") is True
     fallback = props.get("on_demand_fallback") is not False
     priced_spot = spot and not fallback
     cost = estimate(
-        load_catalog(),
+        current_catalog(),
         region=str(region),
         instance_type=itype,
         spot=priced_spot,

@@ -30,9 +30,9 @@ def check(resource: Resource, config: Props) -> Iterator[Finding]:
 def _savings(itype: str, region: object) -> str:
     if not known(region):
         return ""
-    from orchestrator.cost.catalog import load_catalog
+    from orchestrator.cost.catalog import current_catalog
 
-    catalog = load_catalog()
+    catalog = current_catalog()
     try:
         on_demand = catalog.hourly(str(region), itype, spot=False).usd
         spot = catalog.hourly(str(region), itype, spot=True).usd

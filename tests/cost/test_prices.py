@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.cost.catalog import load_catalog
-from orchestrator.cost.reports import catalog_in_force
+from orchestrator.cost.catalog import catalog_in_force
 
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 LOCATION = "US East (N. Virginia)"

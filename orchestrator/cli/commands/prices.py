@@ -38,8 +38,7 @@ def command() -> None:
 @output_option
 def show(region: str | None, instance_type: str | None, catalog_file: Path | None, output: str) -> None:
     """Print catalog prices, each with its source and the date it was true."""
-    from orchestrator.cost.catalog import load_catalog
-    from orchestrator.cost.reports import catalog_in_force
+    from orchestrator.cost.catalog import catalog_in_force, load_catalog
     from orchestrator.settings import get_settings
 
     if catalog_file is not None:
@@ -72,8 +71,7 @@ def refresh(
 ) -> None:
     """Rebuild prices from the AWS Pricing API (us-east-1 endpoint) and EC2 spot price history; needs AWS credentials."""
     from orchestrator.cloud import aws
-    from orchestrator.cost.catalog import REGION_LOCATIONS, refresh_catalog, write_catalog
-    from orchestrator.cost.reports import USER_CATALOG, catalog_in_force
+    from orchestrator.cost.catalog import REGION_LOCATIONS, USER_CATALOG, catalog_in_force, refresh_catalog, write_catalog
     from orchestrator.errors import CloudError
     from orchestrator.settings import get_settings
 
