@@ -51,7 +51,9 @@ Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a nested model's own validator is never used (JobSpec's inlines it), so building it
+    # at import would only slow down every `trainctl validate` (start-up time is a feature).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Resources(_Strict):
@@ -104,6 +106,8 @@ class Restarts(_Strict):
 
 class JobSpec(_Strict):
     """A training job: the top level of a trainctl spec file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=False)
 
     api_version: Literal["trainctl/v1"] = Field(default="trainctl/v1", alias="apiVersion")
     name: Annotated[str, StringConstraints(strict=True)]
