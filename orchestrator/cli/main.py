@@ -18,7 +18,7 @@ import click
 # points on the first model it builds (tens of milliseconds on every start-up).
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from orchestrator import __version__  # noqa: E402 - after the environment above
+from orchestrator import __version__
 from orchestrator.errors import ExitCode, InternalError, TrainctlError, interrupted
 
 # name -> (module under orchestrator.cli.commands, one-line help shown by `trainctl --help`)
