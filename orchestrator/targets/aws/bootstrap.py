@@ -1,0 +1,208 @@
+"""What runs on the instance: the AMI choice, the agent's config and the user data that starts it.
+
+The user data (a shell script, under EC2's 16 KB limit) makes a `trainctl` user, installs Python 3.11+
+with boto3 in a virtualenv, downloads the agent archive and the code bundle from the job's bucket,
+reads the job's secrets from SSM Parameter Store into a root-only environment file, starts the
+CloudWatch agent on the output log, and starts the agent as a systemd service:
+``python3 -m orchestrator.agent /opt/trainctl/agent.json``. Whatever way the agent ends, the unit
+uploads the output log to S3 and shuts the instance down (instance-initiated shutdown terminates it);
+a failing bootstrap uploads its own log and shuts down too, so no instance idles on a broken setup.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import asdict
+
+from orchestrator.agent.config import AgentConfig
+from orchestrator.compile import CompiledJob
+from orchestrator.targets.aws import names
+
+AMI_PARAMETERS = {
+    ("gpu", "x86_64"): "/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id",
+    ("gpu", "arm64"): "/aws/service/deeplearning/ami/arm64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id",
+    ("cpu", "x86_64"): "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+    ("cpu", "arm64"): "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+}
+ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023 and its deep learning AMIs
+USER_DATA_LIMIT = 16384
+SHUTDOWN_COMMAND = ["sudo", "/usr/sbin/shutdown", "-h", "now"]
+_FAMILY = re.compile(r"^(?P<series>[a-z]+)(?P<generation>\d+)(?P<options>[a-z-]*)\.")
+
+
+def is_gpu(instance_type: str) -> bool:
+    """NVIDIA GPU families: p* and g* (g4ad is AMD, g5g is Arm with NVIDIA T4G)."""
+    match = _FAMILY.match(instance_type)
+    if match is None:
+        return False
+    return match["series"] in ("p", "g", "gr") and "ad" not in match["options"]
+
+
+def architecture(instance_type: str) -> str:
+    """``arm64`` for Graviton families (a 'g' among the options: c7g, m6gd, g5g, t4g), else ``x86_64``."""
+    match = _FAMILY.match(instance_type)
+    if match and ("g" in match["options"] or match["series"] == "a"):
+        return "arm64"
+    return "x86_64"
+
+
+def image_id(instance_type: str, override: str | None) -> str:
+    """The launch template's image: the override, or a public SSM parameter EC2 resolves at launch."""
+    if override:
+        return override
+    kind = "gpu" if is_gpu(instance_type) else "cpu"
+    return f"resolve:ssm:{AMI_PARAMETERS[(kind, architecture(instance_type))]}"
+
+
+def agent_config(job: CompiledJob) -> AgentConfig:
+    """The agent's instructions on the instance (no secrets: those come from SSM at boot)."""
+    spec = job.spec
+    return AgentConfig(
+        job_id=job.job_id,
+        workdir=names.REMOTE_WORKDIR,
+        run=spec.code.run,
+        setup=spec.code.setup,
+        store_url=f"s3://{names.bucket_name(job.job_id)}",
+        env=dict(spec.env),
+        checkpoint_path=spec.checkpoints.path,
+        sync_interval_s=float(spec.checkpoints.sync_interval),
+        keep_last=spec.checkpoints.keep_last,
+        max_runtime_s=float(spec.limits.max_runtime) if spec.limits.max_runtime else None,
+        max_failures=spec.restarts.max_failures,
+        grace_period_s=job.grace_period_s,
+        hourly_usd=job.hourly_usd,
+        max_cost_usd=spec.limits.max_cost_usd,
+        spot_notice_url=names.IMDS_SPOT_ACTION if spec.resources.spot else None,
+        shutdown_command=list(SHUTDOWN_COMMAND),
+    )
+
+
+def user_data(job: CompiledJob, *, code_key: str, agent_key: str) -> str:
+    """The instance's boot script (plain text; the launch template carries it base64-encoded)."""
+    assert job.region is not None
+    config = json.dumps(asdict(agent_config(job)), indent=1, sort_keys=True)
+    values = {
+        "JOB_ID": job.job_id,
+        "REGION": job.region,
+        "BUCKET": names.bucket_name(job.job_id),
+        "CODE_KEY": code_key,
+        "AGENT_KEY": agent_key,
+        "LOG_GROUP": names.log_group_name(job.job_id),
+        "ROOT": names.REMOTE_ROOT,
+        "WORKDIR": names.REMOTE_WORKDIR,
+        "AGENT_DIR": names.REMOTE_AGENT_DIR,
+        "CONFIG": names.REMOTE_CONFIG,
+        "CONFIG_B64": base64.b64encode(config.encode()).decode(),
+        "SECRETS": " ".join(names.secret_parameter(job.job_id, s) for s in job.spec.secrets),
+        "OUTPUT_KEY": names.OUTPUT_LOG_KEY,
+        "BOOTSTRAP_KEY": names.BOOTSTRAP_LOG_KEY,
+        "OUTPUT_STREAM": names.OUTPUT_STREAM_PREFIX,
+        "AGENT_STREAM": names.AGENT_STREAM_PREFIX,
+        "STOP_TIMEOUT": str(int(job.grace_period_s) + 60),
+    }
+    script = _TEMPLATE
+    for key, value in values.items():
+        script = script.replace("@" + key + "@", value)
+    return script
+
+
+def encoded_user_data(job: CompiledJob, *, code_key: str, agent_key: str) -> str:
+    """``user_data`` base64-encoded, as launch templates take it."""
+    return base64.b64encode(user_data(job, code_key=code_key, agent_key=agent_key).encode()).decode()
+
+
+_TEMPLATE = r"""#!/bin/bash
+# trainctl bootstrap for job @JOB_ID@: install the agent and start it (`python3 -m orchestrator.agent`).
+set -euo pipefail
+exec >>/var/log/trainctl-bootstrap.log 2>&1
+export AWS_DEFAULT_REGION=@REGION@ AWS_REGION=@REGION@
+on_error() {
+  echo "trainctl bootstrap failed; shutting down"
+  "@ROOT@/venv/bin/python3" -c 'import boto3,sys; boto3.client("s3").upload_file(*sys.argv[1:])' \
+    /var/log/trainctl-bootstrap.log @BUCKET@ @BOOTSTRAP_KEY@ \
+    || aws s3 cp /var/log/trainctl-bootstrap.log s3://@BUCKET@/@BOOTSTRAP_KEY@ || true
+  shutdown -h now
+}
+trap on_error ERR
+
+id trainctl >/dev/null 2>&1 || useradd --system --create-home --shell /bin/bash trainctl
+echo 'trainctl ALL=(root) NOPASSWD: /usr/sbin/shutdown' > /etc/sudoers.d/trainctl
+chmod 0440 /etc/sudoers.d/trainctl
+install -d -m 0755 @ROOT@ @AGENT_DIR@
+install -d -m 0755 -o trainctl -g trainctl @WORKDIR@
+
+PY=$(command -v python3.13 || command -v python3.12 || command -v python3.11 || true)
+if [ -z "$PY" ]; then
+  if command -v dnf >/dev/null; then dnf install -y -q python3.11
+  else apt-get update -q && apt-get install -y -q python3.11-venv; fi
+  PY=$(command -v python3.11)
+fi
+"$PY" -m venv @ROOT@/venv
+@ROOT@/venv/bin/pip install --quiet --disable-pip-version-check boto3
+command -v amazon-cloudwatch-agent-ctl >/dev/null || dnf install -y -q amazon-cloudwatch-agent \
+  || echo "no CloudWatch agent: output is uploaded to S3 at the end"
+
+@ROOT@/venv/bin/python3 - <<'FETCH'
+import json, os, tarfile, tempfile
+import boto3
+s3 = boto3.client("s3")
+for key, dest in (("@AGENT_KEY@", "@AGENT_DIR@"), ("@CODE_KEY@", "@WORKDIR@")):
+    with tempfile.NamedTemporaryFile(suffix=".tar.gz") as archive:
+        s3.download_fileobj("@BUCKET@", key, archive)
+        archive.flush()
+        with tarfile.open(archive.name) as tar:
+            try:
+                tar.extractall(dest, filter="data")
+            except TypeError:
+                tar.extractall(dest)  # noqa: S202 - our own archive, Python without extraction filters
+names = "@SECRETS@".split()
+lines = []
+for start in range(0, len(names), 10):  # GetParameters takes at most 10 names
+    found = boto3.client("ssm").get_parameters(Names=names[start : start + 10], WithDecryption=True)["Parameters"]
+    lines += [p["Name"].rsplit("/", 1)[1] + "=" + json.dumps(p["Value"], ensure_ascii=False) for p in found]
+fd = os.open("@ROOT@/secrets.env", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, "w") as env:
+    env.write("\n".join(lines) + "\n")
+FETCH
+echo '@CONFIG_B64@' | base64 -d > @CONFIG@
+printf '%s\n' 'import sys, boto3' 'boto3.client("s3").upload_file(*sys.argv[1:])' > @ROOT@/upload.py
+chown -R trainctl:trainctl @WORKDIR@
+
+cat > @ROOT@/cloudwatch.json <<'CWAGENT'
+{"logs": {"logs_collected": {"files": {"collect_list": [
+  {"file_path": "@WORKDIR@/.trainctl/output.log", "log_group_name": "@LOG_GROUP@",
+   "log_stream_name": "@OUTPUT_STREAM@{instance_id}"},
+  {"file_path": "@ROOT@/agent.log", "log_group_name": "@LOG_GROUP@",
+   "log_stream_name": "@AGENT_STREAM@{instance_id}"}
+]}}, "force_flush_interval": 5}}
+CWAGENT
+amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:@ROOT@/cloudwatch.json || echo "CloudWatch agent not started"
+
+cat > /etc/systemd/system/trainctl-agent.service <<'UNIT'
+[Unit]
+Description=trainctl agent for job @JOB_ID@
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+User=trainctl
+WorkingDirectory=@WORKDIR@
+Environment=PYTHONPATH=@AGENT_DIR@ AWS_DEFAULT_REGION=@REGION@ AWS_REGION=@REGION@ TRAINCTL_JOB_ID=@JOB_ID@
+EnvironmentFile=-@ROOT@/secrets.env
+ExecStart=@ROOT@/venv/bin/python3 -m orchestrator.agent @CONFIG@
+ExecStopPost=-@ROOT@/venv/bin/python3 @ROOT@/upload.py @WORKDIR@/.trainctl/output.log @BUCKET@ @OUTPUT_KEY@
+ExecStopPost=+/usr/sbin/shutdown -h now
+KillMode=mixed
+TimeoutStopSec=@STOP_TIMEOUT@
+StandardOutput=append:@ROOT@/agent.log
+StandardError=inherit
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable --now trainctl-agent.service
+"""

@@ -1,0 +1,203 @@
+"""Watching an AWS job: its state from the agent's S3 status and the instance, relaunch decisions after
+spot preemptions, and its output from CloudWatch Logs.
+
+The decisions (``observe``, ``decide``) are pure functions of what was read, so they are tested
+against moto and plain values alike. A status written by an earlier instance of the same job (before
+a relaunch) is ignored, and a transient failure to read is never mistaken for a dead job.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from orchestrator.agent.checkpoints import stored_checkpoints
+from orchestrator.agent.supervisor import STATUS_KEY
+from orchestrator.cloud import aws
+from orchestrator.errors import CloudError
+from orchestrator.targets.aws import names
+from orchestrator.targets.aws.compute import InstanceFacts, job_instances
+from orchestrator.targets.base import Observation
+
+FINAL = ("succeeded", "failed", "stopped")
+PREEMPTED = "spot-interruption"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about a job that is no longer running."""
+
+    action: Literal["relaunch", "give-up", "none"]
+    reason: str
+    preemptions: int = 0
+    resume_from: str | None = None
+
+
+def read_status(s3: Any, bucket: str) -> dict[str, Any] | None:
+    """The agent's ``status.json`` (None before the agent's first heartbeat)."""
+    try:
+        with aws.calling("reading the job's status (s3 GetObject)", bucket=bucket):
+            body = s3.get_object(Bucket=bucket, Key=STATUS_KEY)["Body"].read()
+    except CloudError as e:
+        if aws.is_not_found(e):
+            return None
+        raise
+    try:
+        status: dict[str, Any] = json.loads(body)
+    except ValueError:
+        return None
+    return status
+
+
+def current_instance(ec2: Any, job_id: str) -> InstanceFacts | None:
+    """The job's newest instance: a live one if any, else the newest that ended."""
+    found = job_instances(ec2, job_id)
+    live = [f for f in found if f.live]
+    candidates = live or found
+    return candidates[0] if candidates else None
+
+
+def was_preempted(instance: InstanceFacts | None, status: dict[str, Any] | None) -> bool:
+    """EC2 reclaimed the spot instance (state reason), or the agent saw the notice and stopped."""
+    if instance is not None and instance.reason_code == names.SPOT_INTERRUPTION_CODE:
+        return True
+    return status is not None and status.get("state") == "stopped" and status.get("reason") == PREEMPTED
+
+
+def observe(status: dict[str, Any] | None, instance: InstanceFacts | None) -> Observation:
+    """The job's state from its status and its instance (either may be missing)."""
+    launched = instance.launched_at if instance is not None else None
+    if status is not None and launched is not None and float(status.get("updated_at") or 0.0) < launched:
+        status = None  # written by the instance before a relaunch
+    fields = _fields(status)
+    state = (status or {}).get("state", "starting")
+    if state in FINAL:
+        if state == "stopped" and was_preempted(instance, status):
+            fields["reason"] = PREEMPTED
+        return Observation(state=state, **fields)
+    if instance is None:
+        return Observation(state="running", **{**fields, "reason": "no instance yet"})
+    if instance.live:
+        return Observation(state="running", **{**fields, "reason": fields["reason"] or f"instance {instance.state}"})
+    if was_preempted(instance, status):
+        return Observation(state="stopped", **{**fields, "reason": PREEMPTED})
+    why = instance.reason_message or instance.reason_code or instance.state
+    return Observation(state="gone", **{**fields, "reason": f"instance {instance.instance_id} {instance.state}: {why}"})
+
+
+def decide(seen: Observation, *, preemptions: int, max_preemptions: int, newest_checkpoint: str | None) -> Decision:
+    """After a preemption, relaunch (resuming from the newest checkpoint) until ``max_preemptions``."""
+    if seen.state != "stopped" or seen.reason != PREEMPTED:
+        return Decision("none", f"not preempted ({seen.state})", preemptions)
+    if preemptions >= max_preemptions:
+        return Decision(
+            "give-up", f"preempted {preemptions + 1} times; restarts.max_preemptions is {max_preemptions}", preemptions
+        )
+    where = newest_checkpoint or "the beginning (no checkpoint yet)"
+    return Decision(
+        "relaunch",
+        f"spot preemption {preemptions + 1}/{max_preemptions}: resume from {where}",
+        preemptions + 1,
+        newest_checkpoint,
+    )
+
+
+def newest_checkpoint(store: Any) -> str | None:
+    """The URL of the newest checkpoint in the job's store (what a relaunched run resumes from)."""
+    stored = stored_checkpoints(store)
+    return f"{store.url}/checkpoints/{stored[-1][0]}" if stored else None
+
+
+class LogReader:
+    """The job's output as one byte stream, from CloudWatch Logs (streams ``output-<instance>``).
+
+    ``read(offset)`` continues from where the previous read ending at ``offset`` stopped (a cursor of
+    timestamp and event ids), so following a log does not re-read it; an unknown offset re-reads and
+    skips. When the log group has no output at all (no CloudWatch agent on a custom AMI), the copy the
+    instance uploads to S3 when the agent ends is read instead.
+    """
+
+    def __init__(self, logs: Any, group: str, *, s3: Any = None, bucket: str | None = None, page_size: int = 10000) -> None:
+        self.logs = logs
+        self.group = group
+        self.s3 = s3
+        self.bucket = bucket
+        self.page_size = page_size
+        self._cursors: dict[int, tuple[int, frozenset[str]]] = {}
+        self._source: str | None = None
+
+    def read(self, offset: int) -> tuple[bytes, int]:
+        if self._source != "s3":
+            data, end = self._read_events(offset)
+            if data or self._source == "logs":
+                self._source = "logs"
+                return data, end
+        if self.s3 is None or self.bucket is None:
+            return b"", offset
+        data = self._read_s3(offset)
+        if data:
+            self._source = "s3"
+        return data, offset + len(data)
+
+    def _read_events(self, offset: int) -> tuple[bytes, int]:
+        start, seen = self._cursors.get(offset, (0, frozenset()))
+        skip = 0 if offset in self._cursors or offset == 0 else offset
+        events = [e for e in self._events(start) if e["eventId"] not in seen]
+        if not events:
+            return b"", offset
+        events.sort(key=lambda e: (e["timestamp"], e.get("ingestionTime", 0)))
+        data = b"".join((e["message"].rstrip("\n") + "\n").encode() for e in events)
+        if skip:
+            data = data[skip:]
+        end = offset + len(data)
+        last = events[-1]["timestamp"]
+        at_last = {e["eventId"] for e in events if e["timestamp"] == last}
+        self._cursors[end] = (last, frozenset(at_last | (seen if last == start else set())))
+        return data, end
+
+    def _events(self, start: int) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "logGroupName": self.group,
+            "logStreamNamePrefix": names.OUTPUT_STREAM_PREFIX,
+            "startTime": start,
+            "limit": self.page_size,
+        }
+        events: list[dict[str, Any]] = []
+        try:
+            with aws.calling("reading the job's output (logs FilterLogEvents)", log_group=self.group):
+                while True:
+                    page = self.logs.filter_log_events(**request)
+                    prefix = names.OUTPUT_STREAM_PREFIX  # asked for above; checked again (emulators ignore it)
+                    events += [e for e in page.get("events", []) if str(e.get("logStreamName", prefix)).startswith(prefix)]
+                    token = page.get("nextToken")
+                    if not token or token == request.get("nextToken"):
+                        return events
+                    request["nextToken"] = token
+        except CloudError as e:
+            if aws.is_not_found(e):
+                return []
+            raise
+
+    def _read_s3(self, offset: int) -> bytes:
+        try:
+            with aws.calling("reading the job's output (s3 GetObject)", bucket=str(self.bucket)):
+                answer = self.s3.get_object(Bucket=self.bucket, Key=names.OUTPUT_LOG_KEY, Range=f"bytes={offset}-")
+                data: bytes = answer["Body"].read()
+        except CloudError as e:
+            if aws.is_not_found(e) or aws.error_code(e) in ("InvalidRange", "416"):
+                return b""
+            raise
+        return data
+
+
+def _fields(status: dict[str, Any] | None) -> dict[str, Any]:
+    status = status or {}
+    return {
+        "reason": status.get("reason"),
+        "exit_code": status.get("exit_code"),
+        "started_at": status.get("started_at"),
+        "ended_at": status.get("ended_at"),
+        "newest_checkpoint": status.get("newest_checkpoint"),
+        "updated_at": status.get("updated_at"),
+    }

@@ -1,0 +1,50 @@
+"""Names and keys of a job's AWS resources: derived from the job id alone, so every part of trainctl
+(the program, the monitor, purge, leak detection) finds them without asking Pulumi state."""
+
+from __future__ import annotations
+
+PREFIX = "trainctl"
+CODE_PREFIX = "code"
+AGENT_PREFIX = "agent"
+OUTPUT_STREAM_PREFIX = "output-"
+AGENT_STREAM_PREFIX = "agent-"
+OUTPUT_LOG_KEY = "logs/output.log"
+BOOTSTRAP_LOG_KEY = "logs/bootstrap.log"
+LOG_RETENTION_DAYS = 30
+NONCURRENT_VERSION_DAYS = 7
+REMOTE_ROOT = "/opt/trainctl"
+REMOTE_WORKDIR = f"{REMOTE_ROOT}/work"
+REMOTE_AGENT_DIR = f"{REMOTE_ROOT}/agent"
+REMOTE_CONFIG = f"{REMOTE_ROOT}/agent.json"
+IMDS_SPOT_ACTION = "http://169.254.169.254/latest/meta-data/spot/instance-action"
+SPOT_INTERRUPTION_CODE = "Server.SpotInstanceTermination"
+
+
+def bucket_name(job_id: str) -> str:
+    """The job's artifact bucket (at most 56 characters: job ids are at most 47)."""
+    return f"{PREFIX}-{job_id}"
+
+
+def log_group_name(job_id: str) -> str:
+    """The job's CloudWatch log group."""
+    return f"/{PREFIX}/jobs/{job_id}"
+
+
+def resource_name(job_id: str) -> str:
+    """The name of the job's role, instance profile, security group and launch template."""
+    return f"{PREFIX}-{job_id}"
+
+
+def secret_parameter(job_id: str, secret: str) -> str:
+    """The SSM SecureString parameter that holds one of the job's secrets."""
+    return f"/{PREFIX}/{job_id}/{secret}"
+
+
+def code_key(digest: str) -> str:
+    """Content-addressed key of a code bundle."""
+    return f"{CODE_PREFIX}/{digest}.tar.gz"
+
+
+def agent_key(digest: str) -> str:
+    """Content-addressed key of an agent archive."""
+    return f"{AGENT_PREFIX}/{digest}.tar.gz"

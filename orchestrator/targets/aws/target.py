@@ -1,0 +1,118 @@
+"""AwsTarget: a job is an EC2 instance (spot or on-demand) running the agent, with S3 and CloudWatch.
+
+The program is in ``program.py``; what is read back (status, instance, output) in ``monitor.py``.
+Nothing here imports boto3 or Pulumi at module level: ``get_target("aws")`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orchestrator.compile import CompiledJob
+from orchestrator.errors import TransientCloudError
+from orchestrator.jobs.records import JobRecord
+from orchestrator.targets.aws import names
+from orchestrator.targets.aws.monitor import Decision
+from orchestrator.targets.base import Observation
+
+SUMMARY_KEYS = ("bucket", "artifacts", "log_group", "region", "instance_id", "purchased", "launch_template_id")
+
+
+class AwsTarget:
+    """Jobs run on EC2 in the spec's region; artifacts in a per-job S3 bucket; output in CloudWatch Logs."""
+
+    name = "aws"
+
+    def __init__(self) -> None:
+        self._readers: dict[str, Any] = {}
+
+    def program(self, job: CompiledJob) -> Callable[[], None]:
+        def declare() -> None:
+            from orchestrator.targets.aws.program import declare as declare_job
+
+            declare_job(job)
+
+        return declare
+
+    def observe(self, record: JobRecord) -> Observation:
+        """State from the agent's S3 status and the instance; a transient AWS failure reads as "running"."""
+        from orchestrator.targets.aws import monitor
+
+        try:
+            status = monitor.read_status(self._client("s3", record), _bucket(record))
+            instance = monitor.current_instance(self._client("ec2", record), record.job_id)
+        except TransientCloudError as e:
+            return Observation(state="running", reason=f"status unavailable ({e.message}); will ask again")
+        return monitor.observe(status, instance)
+
+    def relaunch_decision(self, record: JobRecord) -> Decision:
+        """After the job stopped: relaunch it (a spot preemption within ``restarts.max_preemptions``) or not.
+
+        The preemptions so far are the record's ``preemptions`` field; the caller stores the returned
+        count before relaunching with `up` (which resumes from ``resume_from``, the newest checkpoint).
+        """
+        from orchestrator.agent.s3store import S3Store
+        from orchestrator.targets.aws import monitor
+
+        seen = self.observe(record)
+        max_preemptions = int((record.spec.get("restarts") or {}).get("max_preemptions", 3))
+        done = int(getattr(record, "preemptions", 0) or 0)
+        newest = None
+        if seen.state == "stopped" and seen.reason == monitor.PREEMPTED:
+            newest = monitor.newest_checkpoint(S3Store(f"s3://{_bucket(record)}", client=self._client("s3", record)))
+        return monitor.decide(seen, preemptions=done, max_preemptions=max_preemptions, newest_checkpoint=newest)
+
+    def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
+        """Output from CloudWatch Logs (or the S3 copy); a transient failure returns nothing new."""
+        from orchestrator.targets.aws.monitor import LogReader
+
+        reader = self._readers.get(record.job_id)
+        if reader is None:
+            logs, s3 = self._client("logs", record), self._client("s3", record)
+            reader = LogReader(logs, _log_group(record), s3=s3, bucket=_bucket(record))
+            self._readers[record.job_id] = reader
+        try:
+            data, end = reader.read(offset)
+        except TransientCloudError:
+            return b"", offset
+        return data, end
+
+    def purge(self, record: JobRecord) -> list[str]:
+        """Delete the retained bucket (every object version) and the log group; return what was removed."""
+        from orchestrator.targets.aws.purge import delete_bucket, delete_log_group
+
+        removed = []
+        if delete_bucket(self._client("s3", record), _bucket(record)):
+            removed.append(f"s3://{_bucket(record)}")
+        if delete_log_group(self._client("logs", record), _log_group(record)):
+            removed.append(f"logs:{_log_group(record)}")
+        return removed
+
+    def outputs_summary(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        return {k: outputs[k] for k in SUMMARY_KEYS if k in outputs}
+
+    def _client(self, service: str, record: JobRecord) -> Any:
+        from orchestrator.cloud import aws
+
+        return aws.client(service, region=region_of(record))
+
+
+def region_of(record: JobRecord) -> str:
+    """The job's region: from its outputs, else its spec, else the default region setting."""
+    region = record.outputs.get("region") or (record.spec.get("resources") or {}).get("region")
+    if isinstance(region, str) and region:
+        return region
+    from orchestrator.settings import get_settings
+
+    return get_settings().default_region
+
+
+def _bucket(record: JobRecord) -> str:
+    bucket = record.outputs.get("bucket")
+    return bucket if isinstance(bucket, str) and bucket else names.bucket_name(record.job_id)
+
+
+def _log_group(record: JobRecord) -> str:
+    group = record.outputs.get("log_group")
+    return group if isinstance(group, str) and group else names.log_group_name(record.job_id)

@@ -1,0 +1,132 @@
+"""Fixtures of the AWS target's tests: a moto server per session (reset per test), a fault proxy in
+front of it, and compiled jobs for spec variants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.compile import CompiledJob, compile_job
+from orchestrator.settings import get_settings
+from orchestrator.spec.loader import load_spec
+from orchestrator.testing.faults import FaultProxy
+from orchestrator.testing.moto_server import MotoServer
+
+SPEC = """\
+name: {name}
+team: vision
+owner: alice@example.com
+{cost_center}target: aws
+resources:
+  instance_type: {instance_type}
+  spot: {spot}
+  on_demand_fallback: {fallback}
+  disk_gb: 64
+  region: us-east-1
+{ami}code:
+  workdir: .
+  run: python3 train.py
+env:
+  LR: "0.1"
+secrets: {secrets}
+checkpoints:
+  keep_last: 2
+limits:
+  max_runtime: 1h
+restarts:
+  max_preemptions: 2
+"""
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server for the whole session, on 127.0.0.1 and a port the OS chose."""
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
+    """The fault-injecting proxy in front of the session's moto server."""
+    proxy = FaultProxy(moto_server.url, seed=7).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """A freshly reset moto; every AWS client of this test talks to it with dummy credentials.
+
+    Cached clients stay valid across tests: the client cache is keyed by endpoint and identity.
+    """
+    moto_server.reset()
+    for name, value in moto_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_server
+
+
+@pytest.fixture
+def faults(moto: MotoServer, fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
+    """Like ``moto``, but clients go through the fault proxy (no faults until the test adds some)."""
+    fault_proxy.clear()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.url)
+    yield fault_proxy
+    fault_proxy.clear()
+
+
+@pytest.fixture
+def make_job(tmp_path: Path) -> Callable[..., CompiledJob]:
+    """Compile a spec variant: ``make_job(spot=True, fallback=False, ami=..., cost_center=None)``."""
+
+    def make(
+        *,
+        spot: bool = False,
+        fallback: bool = True,
+        ami: str | None = None,
+        cost_center: str | None = "cc-42",
+        instance_type: str = "g5.xlarge",
+        secrets: tuple[str, ...] = (),
+        name: str = "vision-run",
+        job_id: str = "vision-run-a1b2c3",
+    ) -> CompiledJob:
+        workdir = tmp_path / f"spec-{job_id}"
+        workdir.mkdir(exist_ok=True)
+        (workdir / "train.py").write_text("print('training')\n")
+        text = SPEC.format(
+            name=name,
+            cost_center=f"cost_center: {cost_center}\n" if cost_center else "",
+            instance_type=instance_type,
+            spot=str(spot).lower(),
+            fallback=str(fallback).lower(),
+            ami=f"  ami: {ami}\n" if ami else "",
+            secrets="[" + ", ".join(secrets) + "]",
+        )
+        path = workdir / "job.yaml"
+        path.write_text(text)
+        return compile_job(load_spec(path), job_id, get_settings(), hourly_usd=1.0, read_env=False)
+
+    return make
+
+
+def record_for(job: CompiledJob, **outputs: Any) -> Any:
+    """A job record as `up` leaves it after allocating ``job``."""
+    import time
+
+    from orchestrator.jobs.records import JobRecord
+
+    return JobRecord(
+        job_id=job.job_id,
+        name=job.spec.name,
+        team=job.spec.team,
+        owner=job.spec.owner,
+        target="aws",
+        state="running",
+        created=time.time(),
+        spec=job.spec.to_document(),
+        outputs={"region": job.region, **outputs},
+    )
