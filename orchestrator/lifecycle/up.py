@@ -153,7 +153,7 @@ def _allocate(
         log.info("job.allocated", seconds=round(time.monotonic() - started, 2))
     except PolicyViolationError as e:
         rt.ledger.save(record.model_copy(update={"state": "failed", "reason": "blocked by policy"}))
-        teardown_job(rt, job.job_id, requested="failed", reason=f"blocked by policy: {e.message}", wait_s=60.0)
+        teardown_job(rt, job.job_id, requested="failed", reason=e.message, wait_s=60.0)
         raise
     except TrainctlError as e:
         rt.ledger.save(record.model_copy(update={"state": "interrupted", "reason": _why(stop, e)}))

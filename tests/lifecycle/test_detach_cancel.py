@@ -27,7 +27,7 @@ def test_detach_status_logs_cancel(tc: Trainctl, make_job) -> None:
     assert job_processes(job_id)
     latest = stack_checkpoint(tc.home, job_id)["checkpoint"]["latest"]
     dynamic = [r for r in latest["resources"] if r["type"] == "pulumi-python:dynamic:Resource"]
-    assert len(dynamic) == 3
+    assert sorted(r["urn"].rsplit("::", 1)[-1] for r in dynamic) == ["artifacts", "job-manifest", "training", "workdir"]
     for resource in dynamic:
         assert resource["inputs"]["tags"]["trainctl:job-id"] == job_id
         assert resource["inputs"]["tags"]["trainctl:managed-by"] == "trainctl"

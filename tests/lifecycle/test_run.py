@@ -94,10 +94,18 @@ def test_secrets_reach_the_run_but_not_state_or_files(tc: Trainctl, make_job, tm
     assert "s3cr3t-value" not in result.stdout + result.stderr
 
 
-def test_budget_stops_the_job_and_status_says_budget(tc: Trainctl, make_job) -> None:
+def _generous_caps(directory: Path) -> str:
+    """A team policy config whose cost caps let the tests' deliberately expensive local prices through."""
+    path = directory / "caps.yaml"
+    path.write_text("max-hourly-cost: {maxUsd: 100000}\nmax-job-cost: {maxUsd: 100000}\n")
+    return str(path)
+
+
+def test_budget_stops_the_job_and_status_says_budget(tc: Trainctl, make_job, tmp_path: Path) -> None:
     """With a local price of $3600/h and max_cost_usd 3, the run stops after ~3 s: exit 6, reason budget."""
     spec = make_job(steps=500, step_s=0.05, extra="limits:\n  max_cost_usd: 3\n")
-    result = tc.run("up", str(spec), env={"TRAINCTL_LOCAL_HOURLY_USD": "3600"})
+    caps = _generous_caps(tmp_path)
+    result = tc.run("up", str(spec), "--policy-config", caps, env={"TRAINCTL_LOCAL_HOURLY_USD": "3600"})
     assert result.returncode == 6, result.stderr
     assert "budget" in result.stderr
     job = only_job(tc)
@@ -108,10 +116,12 @@ def test_budget_stops_the_job_and_status_says_budget(tc: Trainctl, make_job) -> 
     assert any((tc.home / "artifacts" / job["job_id"] / "checkpoints").iterdir())
 
 
-def test_running_job_shows_cost_so_far(tc: Trainctl, make_job) -> None:
+def test_running_job_shows_cost_so_far(tc: Trainctl, make_job, tmp_path: Path) -> None:
     """ls and status of a running job show its accrued cost from the configured hourly price."""
     env = {"TRAINCTL_LOCAL_HOURLY_USD": "36"}
-    assert tc.run("up", str(make_job(steps=300, step_s=0.1)), "--detach", env=env).returncode == 0
+    spec = make_job(steps=300, step_s=0.1, extra="limits:\n  max_runtime: 10m\n")
+    started = tc.run("up", str(spec), "--detach", "--policy-config", _generous_caps(tmp_path), env=env)
+    assert started.returncode == 0, started.stderr
     job_id = only_job(tc)["job_id"]
     import time
 
@@ -125,3 +135,25 @@ def test_running_job_shows_cost_so_far(tc: Trainctl, make_job) -> None:
     assert tc.run("cancel", job_id).returncode == 0
     final = tc.record(job_id)
     assert final["cost_usd"] >= status["cost_usd"]
+
+
+def test_policy_blocks_plan_and_up_with_exit_3_and_nothing_allocated(tc: Trainctl, make_job, tmp_path: Path) -> None:
+    """A team cap below the local price: plan and up exit 3 naming the policy; no resource, process or directory."""
+    caps = tmp_path / "strict.yaml"
+    caps.write_text("max-hourly-cost: {maxUsd: 1}\n")
+    spec = make_job(steps=3, extra="limits:\n  max_runtime: 10m\n")
+    env = {"TRAINCTL_LOCAL_HOURLY_USD": "5"}
+    plan = tc.run("plan", str(spec), "--policy-config", str(caps), env=env)
+    assert plan.returncode == 3, plan.stderr
+    assert "max-hourly-cost" in plan.stdout + plan.stderr
+    up = tc.run("up", str(spec), "--policy-config", str(caps), env=env)
+    assert up.returncode == 3, up.stderr
+    assert "max-hourly-cost [mandatory] job-manifest" in up.stderr and "fix:" in up.stderr
+    job = only_job(tc)
+    assert job["state"] == "failed" and "blocked by policy" in job["reason"]
+    assert live_resources(tc.home, job["job_id"]) == []
+    assert not (tc.home / "runs" / job["job_id"]).exists()
+    assert not (tc.home / "artifacts" / job["job_id"]).exists()
+    assert job_processes(job["job_id"]) == []
+    allowed = tc.run("up", str(spec), env=env)  # the default caps (40 USD/h) allow it
+    assert allowed.returncode == 0, allowed.stderr

@@ -53,7 +53,7 @@ def _check(tc: Trainctl, name: str) -> list[str]:
         if pending_operations(tc.home, job_id):
             problems.append("pending operation in state")
         resources = live_resources(tc.home, job_id)
-        running = job["state"] == "running" and len(resources) == 3
+        running = job["state"] == "running" and len(resources) == 4  # manifest, workdir, artifacts, training
         if processes_with_env("TRAINCTL_JOB_ID", job_id) and not running:
             problems.append(f"process of a {job['state']} job with {len(resources)} resources")
         if not resources and (tc.home / "runs" / job_id).exists():
