@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.cost.catalog import load_catalog
-from orchestrator.cost.catalog import catalog_in_force
+from orchestrator.cost.catalog import catalog_in_force, load_catalog
 
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 LOCATION = "US East (N. Virginia)"
