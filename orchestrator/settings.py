@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = Field(default=0.2, gt=0, le=60)
     retry_max_delay_s: float = Field(default=10.0, gt=0, le=600)
     retry_max_total_s: float = Field(default=60.0, gt=0, le=3600)
+    local_spot_notice_url: str | None = Field(
+        default=None, description="IMDS-style URL a local agent polls for a preemption notice (preemptible nodes)"
+    )
     job_ttl_s: float = Field(default=7 * 86400.0, gt=0, description="deadline of jobs without limits.max_runtime (gc)")
 
     @field_validator("backend_url")

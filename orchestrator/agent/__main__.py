@@ -22,10 +22,13 @@ def main(argv: list[str]) -> int:
         from orchestrator.agent.imds import SpotNotice
 
         interruption = SpotNotice(config.spot_notice_url)
-    code = Supervisor(config, open_store(config.store_url), interruption=interruption).run()
+    supervisor = Supervisor(config, open_store(config.store_url), interruption=interruption)
+    code = supervisor.run()
     # Hooks outlive the agent (own session) and do not carry the job id: they are not the job's processes.
     env = {k: v for k, v in os.environ.items() if k != "TRAINCTL_JOB_ID"}
-    for hook in (config.finalize_command, config.shutdown_command):
+    # After a preemption the job is relaunched (by `up`, or `up` again), not torn down: no finalize.
+    finalize = None if supervisor.stop_reason == "spot-interruption" else config.finalize_command
+    for hook in (finalize, config.shutdown_command):
         if hook:
             subprocess.Popen(hook, start_new_session=True, stdin=subprocess.DEVNULL, env=env)
     return code

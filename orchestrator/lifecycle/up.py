@@ -28,7 +28,7 @@ from orchestrator.logs import bind_job, get_logger
 from orchestrator.policy import PolicyCollector, engine_policy_args
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets import get_target
-from orchestrator.targets.base import Target, follow
+from orchestrator.targets.base import Target
 
 Say = Callable[[str], None]
 END_STATES = ("succeeded", "failed", "stopped", "gone")
@@ -71,7 +71,7 @@ def up_job(
         if detach:
             say(f"job {job_id} is running (detached): `trainctl logs {job_id} -f`, `trainctl status {job_id}`")
             return UpOutcome(record, "started")
-        record = _attend(rt, record, target, stop, say, output or sys.stdout.buffer)
+        record = _attend(rt, compiled, record, target, stop, say, output or sys.stdout.buffer, policy_config)
     if record.state == "failed":
         raise RunFailedError(
             f"job {job_id} failed: {record.reason}",
@@ -170,18 +170,45 @@ def _allocate(
     return record
 
 
-def _attend(rt: Runtime, record: JobRecord, target: Target, stop: GracefulStop, say: Say, output: BinaryIO) -> JobRecord:
-    """Stream the job's output until it ends (or a signal asks to stop it), then tear down."""
+def _attend(
+    rt: Runtime,
+    job: CompiledJob,
+    record: JobRecord,
+    target: Target,
+    stop: GracefulStop,
+    say: Say,
+    output: BinaryIO,
+    policy_config: Path | None,
+) -> JobRecord:
+    """Stream the job's output until it ends, relaunching it after a preemption; then tear down.
 
-    def done() -> bool:
-        return stop.stop_requested or target.observe(record).state in END_STATES
-
-    for chunk in follow(lambda offset: target.read_log(record, offset), done, rt.settings.poll_interval_s):
-        output.write(chunk)
-        output.flush()
-    if stop.stop_requested:
-        _teardown_after_stop(rt, record.job_id, stop, say)
-        raise _stopped(stop)
+    A signal asks to stop: the job saves a checkpoint and is torn down (artifacts kept).
+    """
+    offset = 0
+    while True:
+        finished = stop.stop_requested or target.observe(record).state in END_STATES
+        chunk, offset = target.read_log(record, offset)
+        if chunk:
+            output.write(chunk)
+            output.flush()
+            continue
+        if not finished:
+            time.sleep(rt.settings.poll_interval_s)
+            continue
+        if stop.stop_requested:
+            _teardown_after_stop(rt, record.job_id, stop, say)
+            raise _stopped(stop)
+        decision = target.relaunch_decision(record)
+        if decision.action == "give-up":
+            say(f"giving up: {decision.reason}; tearing down {record.job_id} (artifacts are kept)")
+            return teardown_job(rt, record.job_id, requested="failed", reason=decision.reason, on_event=EngineProgress())
+        if decision.action != "relaunch":
+            break
+        say(f"{decision.reason}; relaunching {record.job_id}")
+        record = record.model_copy(update={"preemptions": decision.preemptions})
+        rt.ledger.save(record)
+        with job_lock(rt.settings.home, record.job_id, "relaunch"):
+            record = _allocate(rt, job, target, record, stop, say, policy_config)
     say(f"run ended; tearing down {record.job_id} (artifacts are kept)")
     return teardown_job(rt, record.job_id, on_event=EngineProgress())
 

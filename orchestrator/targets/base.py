@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
+
+if TYPE_CHECKING:
+    from orchestrator.targets.preemption import Decision
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,10 @@ class Target(Protocol):
 
     def outputs_summary(self, outputs: dict[str, Any]) -> dict[str, Any]:
         """The stack outputs worth keeping in the job record."""
+        ...
+
+    def relaunch_decision(self, record: JobRecord) -> Decision:
+        """After the run stopped: relaunch it (a preemption within ``restarts.max_preemptions``) or not."""
         ...
 
 

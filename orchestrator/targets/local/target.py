@@ -15,6 +15,7 @@ from orchestrator.agent.supervisor import OUTPUT_KEY, STATUS_KEY
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
 from orchestrator.targets.base import Observation
+from orchestrator.targets.preemption import Decision
 
 
 class LocalTarget:
@@ -40,6 +41,7 @@ class LocalTarget:
             hourly_usd=job.hourly_usd,
             max_cost_usd=spec.limits.max_cost_usd,
             finalize_command=[sys.executable, "-m", "orchestrator", "--log-format", "json", "finalize", job.job_id],
+            spot_notice_url=_spot_notice_url(),
         )
 
     def program(self, job: CompiledJob) -> Callable[[], None]:
@@ -121,6 +123,27 @@ class LocalTarget:
 
     def outputs_summary(self, outputs: dict[str, Any]) -> dict[str, Any]:
         return {k: outputs[k] for k in ("workdir", "artifacts", "pid") if k in outputs}
+
+    def relaunch_decision(self, record: JobRecord) -> Decision:
+        from orchestrator.agent.checkpoints import stored_checkpoints
+        from orchestrator.agent.store import LocalStore
+        from orchestrator.targets.preemption import decide
+
+        stored = stored_checkpoints(LocalStore(_artifacts(record)))
+        newest = str(_artifacts(record) / "checkpoints" / stored[-1][0]) if stored else None
+        return decide(
+            self.observe(record),
+            preemptions=int(getattr(record, "preemptions", 0) or 0),
+            max_preemptions=int((record.spec.get("restarts") or {}).get("max_preemptions", 3)),
+            newest_checkpoint=newest,
+        )
+
+
+def _spot_notice_url() -> str | None:
+    """Where a local agent polls for a preemption notice (IMDS-style), e.g. on preemptible on-prem nodes."""
+    from orchestrator.settings import get_settings
+
+    return get_settings().local_spot_notice_url
 
 
 def _artifacts(record: JobRecord) -> Path:

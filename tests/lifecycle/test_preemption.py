@@ -1,0 +1,94 @@
+"""Preemption recovery through the stack: a spot notice stops the run, `up` relaunches it from its checkpoint.
+
+The local agent polls an IMDS-style URL (TRAINCTL_LOCAL_SPOT_NOTICE_URL) exactly as the AWS agent polls
+IMDSv2; a fake metadata service on loopback answers with one interruption notice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from orchestrator.testing.harness import Trainctl, only_job, wait_until
+
+
+class FakeMetadata:
+    """IMDSv2 on 127.0.0.1: a token on PUT; `spot/instance-action` answers 200 once after `notice()`."""
+
+    def __init__(self) -> None:
+        self.pending = 0
+        self.served = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                return
+
+            def do_PUT(self) -> None:
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"token")
+
+            def do_GET(self) -> None:
+                if owner.pending:
+                    owner.pending -= 1
+                    owner.served += 1
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b'{"action": "terminate", "time": "2026-11-28T00:00:00Z"}')
+                    return
+                self.send_response(404)
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/latest/meta-data/spot/instance-action"
+
+    def notice(self) -> None:
+        self.pending = 1
+
+
+@pytest.fixture
+def metadata() -> Iterator[FakeMetadata]:
+    """A fake instance metadata service for the test's agents."""
+    service = FakeMetadata()
+    yield service
+    service.server.shutdown()
+
+
+def _checkpointed(tc: Trainctl) -> bool:
+    return any((tc.home / "artifacts").glob("*/checkpoints/step-*.json"))
+
+
+def test_preempted_run_is_relaunched_from_its_checkpoint(tc: Trainctl, make_job, metadata: FakeMetadata) -> None:
+    """One spot notice: the run stops, `up` relaunches the compute through the stack, the run resumes and succeeds."""
+    spec = make_job(steps=200, step_s=0.05)
+    proc = tc.start("up", str(spec), env={"TRAINCTL_LOCAL_SPOT_NOTICE_URL": metadata.url})
+    wait_until(lambda: _checkpointed(tc), timeout=60)
+    metadata.notice()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert metadata.served == 1
+    assert "spot preemption 1/3: resume from" in err and "relaunching" in err
+    starts = [line for line in out.splitlines() if line.startswith("trainer start=")]
+    assert len(starts) == 2 and not starts[1].startswith("trainer start=0 "), starts
+    job = only_job(tc)
+    assert job["state"] == "succeeded" and job["preemptions"] == 1
+    assert (Path(tc.home) / "artifacts" / job["job_id"] / "outputs" / "done.json").exists()
+
+
+def test_preemptions_beyond_the_limit_fail_the_job(tc: Trainctl, make_job, metadata: FakeMetadata) -> None:
+    """With restarts.max_preemptions 0 a preemption is not recovered: exit 6, state failed, reason says why."""
+    spec = make_job(steps=400, step_s=0.05, extra="restarts:\n  max_preemptions: 0\n")
+    proc = tc.start("up", str(spec), env={"TRAINCTL_LOCAL_SPOT_NOTICE_URL": metadata.url})
+    wait_until(lambda: _checkpointed(tc), timeout=60)
+    metadata.notice()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 6, err
+    job = only_job(tc)
+    assert job["state"] == "failed" and "restarts.max_preemptions is 0" in job["reason"]
+    assert job["torn_down"] is True
