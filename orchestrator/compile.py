@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import InvalidInputError
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.spec.models import JobSpec
+
+if TYPE_CHECKING:
+    from orchestrator.agent.config import AgentConfig
 
 TAG_PREFIX = "trainctl:"
 
@@ -43,6 +46,29 @@ class CompiledJob:
     def artifacts_dir(self) -> Path:
         """The local artifact store (retained on teardown)."""
         return self.home / "artifacts" / self.job_id
+
+    def agent_config(self, *, workdir: str, store_url: str, **target_specific: Any) -> AgentConfig:
+        """The agent's instructions for this job; each target adds where it runs and its own hooks."""
+        from orchestrator.agent.config import AgentConfig
+
+        spec = self.spec
+        return AgentConfig(
+            job_id=self.job_id,
+            workdir=workdir,
+            run=spec.code.run,
+            setup=spec.code.setup,
+            store_url=store_url,
+            env=dict(spec.env),
+            checkpoint_path=spec.checkpoints.path,
+            sync_interval_s=float(spec.checkpoints.sync_interval),
+            keep_last=spec.checkpoints.keep_last,
+            max_runtime_s=float(spec.limits.max_runtime) if spec.limits.max_runtime else None,
+            max_failures=spec.restarts.max_failures,
+            grace_period_s=self.grace_period_s,
+            hourly_usd=self.hourly_usd,
+            max_cost_usd=spec.limits.max_cost_usd,
+            **target_specific,
+        )
 
     def stack_config(self) -> dict[str, str]:
         """Plain stack config: the normalized spec and the job's identity."""

@@ -58,23 +58,10 @@ def image_id(instance_type: str, override: str | None) -> str:
 
 def agent_config(job: CompiledJob) -> AgentConfig:
     """The agent's instructions on the instance (no secrets: those come from SSM at boot)."""
-    spec = job.spec
-    return AgentConfig(
-        job_id=job.job_id,
+    return job.agent_config(
         workdir=names.REMOTE_WORKDIR,
-        run=spec.code.run,
-        setup=spec.code.setup,
         store_url=f"s3://{names.bucket_name(job.job_id)}",
-        env=dict(spec.env),
-        checkpoint_path=spec.checkpoints.path,
-        sync_interval_s=float(spec.checkpoints.sync_interval),
-        keep_last=spec.checkpoints.keep_last,
-        max_runtime_s=float(spec.limits.max_runtime) if spec.limits.max_runtime else None,
-        max_failures=spec.restarts.max_failures,
-        grace_period_s=job.grace_period_s,
-        hourly_usd=job.hourly_usd,
-        max_cost_usd=spec.limits.max_cost_usd,
-        spot_notice_url=names.IMDS_SPOT_ACTION if spec.resources.spot else None,
+        spot_notice_url=names.IMDS_SPOT_ACTION if job.spec.resources.spot else None,
         shutdown_command=list(SHUTDOWN_COMMAND),
     )
 

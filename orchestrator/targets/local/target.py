@@ -24,22 +24,9 @@ class LocalTarget:
     name = "local"
 
     def agent_config(self, job: CompiledJob) -> AgentConfig:
-        spec = job.spec
-        return AgentConfig(
-            job_id=job.job_id,
+        return job.agent_config(
             workdir=str(job.run_dir / "work"),
-            run=spec.code.run,
-            setup=spec.code.setup,
             store_url=f"file://{job.artifacts_dir}",
-            env=dict(spec.env),
-            checkpoint_path=spec.checkpoints.path,
-            sync_interval_s=float(spec.checkpoints.sync_interval),
-            keep_last=spec.checkpoints.keep_last,
-            max_runtime_s=float(spec.limits.max_runtime) if spec.limits.max_runtime else None,
-            max_failures=spec.restarts.max_failures,
-            grace_period_s=job.grace_period_s,
-            hourly_usd=job.hourly_usd,
-            max_cost_usd=spec.limits.max_cost_usd,
             finalize_command=[sys.executable, "-m", "orchestrator", "--log-format", "json", "finalize", job.job_id],
             spot_notice_url=_spot_notice_url(),
         )
