@@ -56,6 +56,17 @@ def job_lock(home: Path, key: str, operation: str, *, wait_s: float = 0.0) -> It
             _HELD.discard(path)
 
 
+def lock_holder(home: Path, key: str) -> dict[str, object] | None:
+    """Who holds the lock for ``key`` (pid, host, operation, since), or None when nobody does."""
+    if not is_locked(home, key):
+        return None
+    try:
+        holder: dict[str, object] = json.loads((home / "locks" / f"{key}.lock").read_text() or "{}")
+    except (OSError, ValueError):
+        return {}
+    return holder
+
+
 def is_locked(home: Path, key: str) -> bool:
     """Whether a live process holds the lock for ``key`` right now."""
     path = home / "locks" / f"{key}.lock"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from orchestrator.jobs.locks import lock_holder
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.progress import EngineProgress
-from orchestrator.lifecycle.teardown import teardown_job
+from orchestrator.lifecycle.teardown import TEARDOWN_LOCK_WAIT_S, teardown_job
 from orchestrator.logs import bind_job, get_logger
 from orchestrator.targets import get_target
 
@@ -17,7 +18,12 @@ def cancel_job(rt: Runtime, ref: str) -> JobRecord:
     if record.torn_down:
         return record
     return teardown_job(
-        rt, record.job_id, requested="cancelled", reason="cancelled by `trainctl cancel`", on_event=EngineProgress(), wait_s=0.0
+        rt,
+        record.job_id,
+        requested="cancelled",
+        reason="cancelled by `trainctl cancel`",
+        on_event=EngineProgress(),
+        wait_s=_wait_for(rt, record.job_id),
     )
 
 
@@ -27,7 +33,12 @@ def down_job(rt: Runtime, ref: str, *, purge: bool) -> tuple[JobRecord, list[str
     bind_job(record.job_id)
     if not record.torn_down:
         record = teardown_job(
-            rt, record.job_id, requested="cancelled", reason="stopped by `trainctl down`", on_event=EngineProgress(), wait_s=0.0
+            rt,
+            record.job_id,
+            requested="cancelled",
+            reason="stopped by `trainctl down`",
+            on_event=EngineProgress(),
+            wait_s=_wait_for(rt, record.job_id),
         )
     removed: list[str] = []
     if purge:
@@ -35,6 +46,12 @@ def down_job(rt: Runtime, ref: str, *, purge: bool) -> tuple[JobRecord, list[str
         record = record.model_copy(update={"purged": True})
         rt.ledger.save(record)
     return record, removed
+
+
+def _wait_for(rt: Runtime, job_id: str) -> float:
+    """Wait for a teardown already under way (same goal); refuse at once (exit 4) during any other operation."""
+    holder = lock_holder(rt.settings.home, job_id)
+    return TEARDOWN_LOCK_WAIT_S if holder is not None and holder.get("operation") == "tear down" else 0.0
 
 
 def finalize_job(rt: Runtime, job_id: str) -> JobRecord:

@@ -58,6 +58,8 @@ def up_job(
     with GracefulStop(on_first=_forward_to_engine, on_second=_kill_engine) as stop:
         with job_lock(rt.settings.home, f"name-{spec.name}", "up"):
             existing = None if new else rt.ledger.newest_unfinished(spec.name)
+            if existing is not None:
+                guard.settle(existing.job_id)  # an engine orphaned by a killed trainctl finishes first
             if existing is not None and _is_running(target, existing):
                 existing = current(rt, existing)
                 say(f"job {existing.job_id} is already running; nothing to do (`trainctl logs {existing.job_id} -f`)")
@@ -125,8 +127,6 @@ def _allocate(
     try:
         if stop.stop_requested:
             raise _stopped(stop)
-        if existing is not None:
-            guard.settle(job.job_id)  # an engine orphaned by a killed trainctl finishes first
         stack = rt.workspace.stack(job.job_id, target.program(job), create=True)
         automation.set_config(stack, job.stack_config(), job.secret_config(), tags=job.tags)
         if existing is not None:

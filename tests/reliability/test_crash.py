@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agent.procs import processes_with_env
+from orchestrator.agent.procs import engine_processes, processes_with_env
 from orchestrator.testing.harness import Trainctl, wait_until
 from orchestrator.testing.inspect import engine_locks, live_resources, pending_operations
 from tests.reliability.conftest import TABLES
@@ -46,6 +46,8 @@ def _job_pids(name: str) -> list[int]:
 def _check(tc: Trainctl, name: str) -> list[str]:
     """Every invariant that must hold after repair; returns the violations."""
     problems = []
+    for job in tc.jobs():  # a lock held by an engine that is still finishing its work is not stale
+        wait_until(lambda job_id=job["job_id"]: not engine_processes(job_id), timeout=60)
     if engine_locks(tc.home):
         problems.append(f"stale engine lock {engine_locks(tc.home)}")
     for job in tc.jobs():
