@@ -22,7 +22,7 @@ T = TypeVar("T")
 class RetryPolicy:
     """How hard to try: attempts, delays and a total time budget."""
 
-    max_attempts: int = 6
+    max_attempts: int = 8
     base_delay_s: float = 0.2
     max_delay_s: float = 10.0
     max_total_s: float = 60.0

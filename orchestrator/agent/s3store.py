@@ -6,26 +6,34 @@ never listed. Each object carries the local modification time as metadata, so ch
 same way as in a local store. boto3 is imported on first use; clients come from the one factory in
 ``orchestrator.cloud.aws`` (the endpoint from ``AWS_ENDPOINT_URL`` is honoured by botocore itself).
 
-Failures: ``put_path``/``get_path``/``list_dir``/``delete`` raise StoreError (an OSError, which the
-supervisor's checkpoint sync retries at its next interval). ``write_text`` is best effort: status is
-rewritten at every heartbeat, and raising there would stop the supervisor and orphan a healthy run.
+Each S3 operation runs under the one retry policy (``aws.call``: throttling, 5xx and dropped connections
+are retried with backoff, each retry logged); botocore itself makes one attempt per request. Where the
+policy is not installed (the agent on an instance has boto3 only) botocore's own budget is all there is,
+so the client gets ``AGENT_MAX_ATTEMPTS`` instead. Failures: ``put_path``/``get_path``/``list_dir``/
+``delete`` raise StoreError (an OSError, which the supervisor's checkpoint sync retries at its next
+interval). ``write_text`` is best effort, within ``WRITE_BUDGET_S``: status is rewritten at every
+heartbeat, and raising or stalling there would stop the supervisor from watching a healthy run.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar
 
 from orchestrator.cloud import aws
 from orchestrator.errors import TrainctlError
 
+T = TypeVar("T")
 MARKER = ".trainctl-complete"
 MTIME_META = "trainctl-mtime"
-AGENT_MAX_ATTEMPTS = 5
+AGENT_MAX_ATTEMPTS = 5  # botocore's attempts where trainctl's retry policy is not installed
+WRITE_BUDGET_S = 10.0  # the longest a best-effort status write may keep the supervisor waiting
 
 
 class StoreError(OSError):
@@ -50,9 +58,14 @@ class S3Store:
 
     # -- Store protocol ---------------------------------------------------------------------------
     def write_text(self, key: str, text: str) -> None:
+        body = text.encode()
         try:
-            with self._calling("write", key):
-                self.s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=text.encode(), ContentType="application/json")
+            self._call(
+                "write",
+                key,
+                lambda: self.s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=body, ContentType="application/json"),
+                max_total_s=WRITE_BUDGET_S,
+            )
         except StoreError as e:
             self.last_error = str(e)
             print(f"[trainctl] could not write {key} to {self.url} (retried at the next write): {e}", file=sys.stderr)
@@ -61,8 +74,7 @@ class S3Store:
 
     def read_text(self, key: str) -> str | None:
         try:
-            with self._calling("read", key):
-                body = self.s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+            body = self._call("read", key, lambda: self.s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read())
         except StoreError as e:
             if aws.is_not_found(e.__cause__ or e):
                 return None
@@ -97,12 +109,16 @@ class S3Store:
 
     def list_dir(self, prefix: str) -> list[tuple[str, float]]:
         base = self._key(prefix) + "/"
-        files: list[tuple[str, float]] = []
-        dirs: list[str] = []
-        with self._calling("list", prefix):
+
+        def listing() -> tuple[list[tuple[str, float]], list[str]]:
+            files: list[tuple[str, float]] = []
+            dirs: list[str] = []
             for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=base, Delimiter="/"):
                 files += [(o["Key"][len(base) :], o["LastModified"].timestamp()) for o in page.get("Contents", [])]
                 dirs += [p["Prefix"][len(base) : -1] for p in page.get("CommonPrefixes", [])]
+            return files, dirs
+
+        files, dirs = self._call("list", prefix, listing)
         entries: list[tuple[str, float]] = []
         for name, modified in files:
             if name and not name.startswith("."):
@@ -118,10 +134,7 @@ class S3Store:
         keys = [self._key(key)] + [o["Key"] for o in self._objects(self._key(key) + "/")]
         marker = [k for k in keys if k.endswith("/" + MARKER)]
         ordered = marker + [k for k in keys if k not in marker]  # the marker first: never a listed, partial dir
-        with self._calling("delete", key):
-            for start in range(0, len(ordered), 1000):
-                batch = [{"Key": k} for k in ordered[start : start + 1000]]
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        self._delete_keys("delete", key, ordered)
 
     def local_path(self, key: str) -> Path | None:
         return None
@@ -130,7 +143,8 @@ class S3Store:
     @property
     def s3(self) -> Any:
         if self._client is None:
-            self._client = aws.client("s3", region=self._region, max_attempts=AGENT_MAX_ATTEMPTS, use_settings=False)
+            attempts = aws.CALL_MAX_ATTEMPTS if aws.retry_available() else AGENT_MAX_ATTEMPTS
+            self._client = aws.client("s3", region=self._region, max_attempts=attempts, use_settings=False)
         return self._client
 
     def _key(self, key: str) -> str:
@@ -140,33 +154,36 @@ class S3Store:
     def _put_dir(self, local: Path, key: str) -> None:
         base = self._key(key)
         marker = f"{base}/{MARKER}"
-        with self._calling("put", key):
-            self.s3.delete_object(Bucket=self.bucket, Key=marker)
+        self._call("put", key, lambda: self.s3.delete_object(Bucket=self.bucket, Key=marker))
         wanted = set()
         for path in sorted(p for p in local.rglob("*") if p.is_file()):
             rel = path.relative_to(local).as_posix()
             wanted.add(f"{base}/{rel}")
             self._upload(path, f"{base}/{rel}")
         stale = [o["Key"] for o in self._objects(base + "/") if o["Key"] not in wanted and o["Key"] != marker]
-        with self._calling("put", key):
-            for start in range(0, len(stale), 1000):
-                batch = [{"Key": k} for k in stale[start : start + 1000]]
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
-            self.s3.put_object(Bucket=self.bucket, Key=marker, Body=b"", Metadata={MTIME_META: repr(local.stat().st_mtime)})
+        self._delete_keys("put", key, stale)
+        meta = {MTIME_META: repr(local.stat().st_mtime)}
+        self._call("put", key, lambda: self.s3.put_object(Bucket=self.bucket, Key=marker, Body=b"", Metadata=meta))
 
     def _upload(self, local: Path, key: str) -> None:
         extra = {"Metadata": {MTIME_META: repr(local.stat().st_mtime)}}
-        with self._calling("upload", key):
-            self.s3.upload_file(str(local), self.bucket, key, ExtraArgs=extra)
+        self._call("upload", key, lambda: self.s3.upload_file(str(local), self.bucket, key, ExtraArgs=extra), raw=True)
+
+    def _delete_keys(self, verb: str, key: str, keys: list[str]) -> None:
+        def delete_batch(batch: list[dict[str, str]]) -> None:
+            self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            self._call(verb, key, functools.partial(delete_batch, batch))
 
     def _download(self, key: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=local.parent, prefix=f".{local.name}.")
         os.close(fd)
         try:
-            with self._calling("download", key):
-                self.s3.download_file(self.bucket, key, tmp)
-                head = self.s3.head_object(Bucket=self.bucket, Key=key)
+            head: dict[str, Any] = self._call("head", key, lambda: self.s3.head_object(Bucket=self.bucket, Key=key), raw=True)
+            self._call("download", key, lambda: self.s3.download_file(self.bucket, key, tmp), raw=True)
             Path(tmp).replace(local)
         finally:
             Path(tmp).unlink(missing_ok=True)
@@ -174,8 +191,7 @@ class S3Store:
 
     def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            with self._calling("head", key):
-                head: dict[str, Any] = self.s3.head_object(Bucket=self.bucket, Key=key)
+            head: dict[str, Any] = self._call("head", key, lambda: self.s3.head_object(Bucket=self.bucket, Key=key), raw=True)
         except StoreError as e:
             if aws.is_not_found(e.__cause__ or e):
                 return None
@@ -183,32 +199,22 @@ class S3Store:
         return head
 
     def _objects(self, prefix: str) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        with self._calling("list", prefix):
-            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-                found += page.get("Contents", [])
-        return found
+        def listing() -> list[dict[str, Any]]:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [obj for page in pages for obj in page.get("Contents", [])]
 
-    def _calling(self, verb: str, key: str) -> _StoreCall:
-        return _StoreCall(f"S3 {verb} s3://{self.bucket}/{self._key(key)}")
+        return self._call("list", prefix, listing, raw=True)
 
+    def _call(self, verb: str, key: str, func: Callable[[], T], *, max_total_s: float | None = None, raw: bool = False) -> T:
+        """``func`` under the one retry policy; a failure leaves as StoreError with the trainctl error as cause.
 
-class _StoreCall:
-    """Translate AWS failures (via the cloud seam) into StoreError, keeping the trainctl error as cause."""
-
-    def __init__(self, operation: str) -> None:
-        self.operation = operation
-        self._inner = aws.calling(operation)
-
-    def __enter__(self) -> None:
-        self._inner.__enter__()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> Literal[False]:
+        ``key`` is relative to the prefix, unless ``raw`` (then it is the object key itself).
+        """
+        target = key if raw else self._key(key)
         try:
-            self._inner.__exit__(exc_type, exc, tb)
+            return aws.call(f"S3 {verb} s3://{self.bucket}/{target}", func, max_total_s=max_total_s)
         except TrainctlError as translated:
             raise StoreError(translated.message) from translated
-        return False
 
 
 def _mtime(head: dict[str, Any] | None, fallback: float) -> float:

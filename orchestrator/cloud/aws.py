@@ -1,26 +1,53 @@
 """The ONE place boto3 clients are built, and where AWS errors become trainctl errors.
 
-Clients get a botocore ``Config`` with standard retries and a small attempt budget; the endpoint comes
-from the ``aws_endpoint_url`` setting when set, else botocore honours ``AWS_ENDPOINT_URL`` itself.
-Errors are translated where they enter trainctl (``calling``): throttling, 5xx and dropped connections
-are TransientCloudError (retryable), capacity answers are CapacityError (the fallback path), missing
-credentials are a missing prerequisite, everything else is a CloudError naming the operation.
+Clients get a botocore ``Config`` with standard retries and a small attempt budget: one attempt for
+clients whose calls all run under the one retry policy of ``orchestrator.retry`` (``call``), two for the
+rest, so the budgets never multiply into minutes. The endpoint comes from the ``aws_endpoint_url``
+setting when set, else botocore honours ``AWS_ENDPOINT_URL`` itself. Errors are translated where they
+enter trainctl (``calling``): throttling, 5xx and dropped connections are TransientCloudError
+(retryable), capacity answers are CapacityError (the fallback path), refusals are AccessDeniedError,
+missing credentials are a missing prerequisite, everything else is a CloudError; each names the
+operation and the resource it was about.
 
 The agent ships this module to instances: it imports only the standard library and
-``orchestrator.errors`` at module level (boto3 and the settings are imported where used).
+``orchestrator.errors`` at module level (boto3, the settings and the retry policy are imported where
+used). Where the retry policy is not installed (the agent on an instance has boto3 only), ``call``
+makes one attempt and botocore's own retries are all there is: give such clients a larger budget.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from orchestrator.errors import CapacityError, CloudError, PrerequisiteMissingError, TrainctlError, TransientCloudError
+from orchestrator.errors import (
+    AccessDeniedError,
+    CapacityError,
+    CloudError,
+    PrerequisiteMissingError,
+    TrainctlError,
+    TransientCloudError,
+)
 
-DEFAULT_MAX_ATTEMPTS = 3
+T = TypeVar("T")
+# botocore's own attempts per request. Clients whose every call goes through ``call`` take CALL_MAX_ATTEMPTS:
+# the one retry policy is then the only retry layer (each retry logged, budgets set by TRAINCTL_RETRY_*).
+# Others keep a small botocore budget of their own (DEFAULT_MAX_ATTEMPTS), so budgets never multiply far.
+CALL_MAX_ATTEMPTS = 1
+DEFAULT_MAX_ATTEMPTS = 2
+# What the retry policy needs besides this module; the agent on an instance has none of it.
+_RETRY_MODULES = (
+    "orchestrator.retry",
+    "orchestrator.settings",
+    "orchestrator.logs",
+    "tenacity",
+    "structlog",
+    "pydantic_settings",
+)
 THROTTLING_CODES = frozenset(
     {
         "Throttling",
@@ -69,12 +96,23 @@ NOT_FOUND_CODES = frozenset(
     }
 )
 ACCESS_CODES = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "Forbidden", "403", "InvalidClientTokenId", "ExpiredToken"}
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthFailure",
+        "Forbidden",
+        "403",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "ExpiredToken",
+    }
 )
 _CREDENTIALS_HINT = "configure AWS credentials (aws configure, AWS_PROFILE or AWS_ACCESS_KEY_ID) for the account to use"
 
 _lock = threading.Lock()
 _clients: dict[tuple[str | None, ...], Any] = {}
+_sessions: dict[tuple[str | None, ...], Any] = {}  # per identity: service models are loaded once, not per client
 
 
 def client(
@@ -100,6 +138,10 @@ def client(
         import boto3
         from botocore.config import Config
 
+        session = _sessions.get(identity)
+        if session is None:
+            session = _sessions[identity] = boto3.session.Session()
+
         config = Config(
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=5,
@@ -107,15 +149,65 @@ def client(
             user_agent_extra="trainctl",
         )
         with calling(f"creating the {service} client"):
-            built = boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=config)
+            built = session.client(service, region_name=region, endpoint_url=endpoint, config=config)
         _clients[key] = built
         return built
 
 
+def call(operation: str, func: Callable[[], T], *, max_total_s: float | None = None, **context: str) -> T:
+    """Run ``func`` (the AWS calls of ``operation``) under the one retry policy; errors leave translated.
+
+    Only retryable errors (throttling, 5xx, dropped connections) are retried, with full-jitter backoff
+    within the ``TRAINCTL_RETRY_*`` attempts and total time (``max_total_s`` lowers the latter); every
+    retry is logged. Permanent errors (access denied, validation, not found) and capacity errors leave
+    at once. ``func`` must be safe to repeat: a paginated listing restarts from its first page.
+    """
+
+    def attempt() -> T:
+        with calling(operation, **context):
+            return func()
+
+    return retrying(operation, attempt, max_total_s=max_total_s)
+
+
+def retrying(operation: str, func: Callable[[], T], *, max_total_s: float | None = None) -> T:
+    """``func`` (which raises trainctl errors) under ``orchestrator.retry``'s policy; once where it is not installed."""
+    if not retry_available():
+        return func()
+    import dataclasses
+
+    from orchestrator.retry import RetryPolicy, call_with_retry
+
+    policy = RetryPolicy.from_settings()
+    if max_total_s is not None and max_total_s < policy.max_total_s:
+        policy = dataclasses.replace(policy, max_total_s=max_total_s)
+    return call_with_retry(operation, func, policy)
+
+
+@functools.cache
+def retry_available() -> bool:
+    """Whether trainctl's retry policy can run here (not on an instance, where the agent has boto3 only)."""
+    from importlib.util import find_spec
+
+    try:
+        return all(find_spec(name) is not None for name in _RETRY_MODULES)
+    except ImportError:  # a parent package is missing altogether
+        return False
+
+
+def has_credentials() -> bool:
+    """Whether botocore finds AWS credentials (environment, profile, SSO, container or instance role)."""
+    import boto3
+
+    with calling("resolving AWS credentials"):
+        return boto3.session.Session().get_credentials() is not None
+
+
 def clear_clients() -> None:
-    """Forget cached clients (tests that switch credentials or endpoints)."""
+    """Forget cached clients and sessions (tests that switch credentials or endpoints)."""
     with _lock:
         _clients.clear()
+        _sessions.clear()
 
 
 def configured_endpoint() -> str | None:
@@ -146,13 +238,32 @@ def translate(error: BaseException, operation: str, context: Mapping[str, str] |
     ctx: dict[str, object] = {"operation": operation, **(context or {})}
     if isinstance(error, bx.ClientError):
         return _client_error(error, operation, ctx)
-    if isinstance(error, bx.NoCredentialsError | bx.PartialCredentialsError | bx.NoRegionError):
-        return PrerequisiteMissingError(f"{operation}: {error}", context=ctx, hint=_CREDENTIALS_HINT)
-    if isinstance(error, bx.EndpointConnectionError | bx.ConnectTimeoutError | bx.ReadTimeoutError | bx.ConnectionClosedError):
-        return TransientCloudError(f"{operation}: cannot reach AWS: {error}", context=ctx, hint="check the network, then retry")
+    if _is_transfer_error(error):
+        inner = _transfer_cause(error)
+        if inner is not None:
+            return _client_error(inner, operation, ctx)
+        return TransientCloudError(f"{operation}{_about(ctx)}: S3 transfer failed: {error}", context=ctx)
+    if isinstance(error, bx.NoCredentialsError | bx.PartialCredentialsError | bx.NoRegionError | bx.ProfileNotFound):
+        return PrerequisiteMissingError(f"{operation}{_about(ctx)}: {error}", context=ctx, hint=_CREDENTIALS_HINT)
+    if isinstance(error, _dropped()):
+        text = f"{operation}{_about(ctx)}: cannot reach AWS or the connection dropped: {error}"
+        return TransientCloudError(text, context=ctx, hint="check the network, then retry")
     if isinstance(error, bx.BotoCoreError):
-        return CloudError(f"{operation} failed: {error}", context=ctx)
+        return CloudError(f"{operation}{_about(ctx)} failed: {error}", context=ctx)
     return None
+
+
+def _dropped() -> tuple[type[Exception], ...]:
+    from botocore import exceptions as bx
+
+    return (
+        bx.EndpointConnectionError,
+        bx.ConnectTimeoutError,
+        bx.ReadTimeoutError,
+        bx.ConnectionClosedError,
+        bx.ResponseStreamingError,
+        bx.IncompleteReadError,
+    )
 
 
 def error_code(error: BaseException) -> str | None:
@@ -172,13 +283,36 @@ def is_not_found(error: BaseException) -> bool:
     return error_code(error) in NOT_FOUND_CODES
 
 
+def _is_transfer_error(error: BaseException) -> bool:
+    """boto3's S3 transfer errors: upload_file wraps a ClientError, a download gives up on dropped connections."""
+    from boto3.exceptions import S3TransferFailedError, S3UploadFailedError
+
+    return isinstance(error, S3UploadFailedError | S3TransferFailedError)
+
+
+def _transfer_cause(error: BaseException) -> Any:
+    """The ClientError behind a transfer error, if any."""
+    from botocore.exceptions import ClientError
+
+    for inner in (error.__cause__, error.__context__):
+        if isinstance(inner, ClientError):
+            return inner
+    return None
+
+
+def _about(ctx: Mapping[str, object]) -> str:
+    """The resource a call was about, from its context: `` for bucket trainctl-x``."""
+    named = [f"{key.replace('_', ' ')} {value}" for key, value in ctx.items() if key not in ("operation", "code")]
+    return f" for {', '.join(named)}" if named else ""
+
+
 def _client_error(error: Any, operation: str, ctx: dict[str, object]) -> TrainctlError:
     info = error.response.get("Error", {})
     code = str(info.get("Code") or "Unknown")
     message = str(info.get("Message") or "").strip()
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    text = f"{operation}{_about(ctx)}: {code}" + (f": {message}" if message else "")
     ctx["code"] = code
-    text = f"{operation}: {code}" + (f": {message}" if message else "")
     if code in CAPACITY_CODES:
         return CapacityError(text, context=ctx, hint="try again later, another region or instance type, or allow on-demand")
     if code in THROTTLING_CODES or status >= 500 or status == 429:
@@ -190,7 +324,7 @@ def _client_error(error: Any, operation: str, ctx: dict[str, object]) -> Trainct
             hint="an AWS quota is exhausted: raise it in Service Quotas (e.g. 'Running On-Demand G and VT instances')",
         )
     if code in ACCESS_CODES:
-        return CloudError(
+        return AccessDeniedError(
             text, context=ctx, hint="the AWS identity in use lacks this permission; docs/aws.md lists the policy trainctl needs"
         )
     return CloudError(text, context=ctx)

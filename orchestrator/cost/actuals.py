@@ -4,12 +4,14 @@ Cost Explorer can group cost by the ``trainctl:*`` tags only once they are cost 
 (:func:`activate_tags`; AWS applies an activation to costs from then on, not backwards). Its data lags by
 up to a day, so a job that ran in the last day or two may have no actual cost yet: such jobs are flagged,
 not counted as zero. The query asks for daily unblended cost grouped by the job-id and team tags; AWS
-charges USD 0.01 per Cost Explorer request (one per page). Clients come from ``orchestrator.cloud.aws``.
+charges USD 0.01 per Cost Explorer request (one per page). Clients come from ``orchestrator.cloud.aws``; each
+request runs under the one retry policy (``aws.call``: throttling retried, access denied fails at once).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -189,7 +191,7 @@ def actual_window(asked: Window, now: float, records: Iterable[CostRecord]) -> W
 
 def fetch_actuals(ce: Any, start: dt.date, end: dt.date) -> Actuals:
     """Daily unblended cost from ``start`` to ``end`` (exclusive), grouped by the job-id and team tags."""
-    from orchestrator.cloud.aws import calling, error_code
+    from orchestrator.cloud.aws import call, error_code
 
     request: dict[str, Any] = {
         "TimePeriod": {"Start": start.isoformat(), "End": end.isoformat()},
@@ -200,9 +202,14 @@ def fetch_actuals(ce: Any, start: dt.date, end: dt.date) -> Actuals:
     out = Actuals()
     token: str | None = None
     while True:
+        paging = {"NextPageToken": token} if token else {}
         try:
-            with calling("Cost Explorer get_cost_and_usage", start=start.isoformat(), end=end.isoformat()):
-                page = ce.get_cost_and_usage(**request, **({"NextPageToken": token} if token else {}))
+            page = call(
+                "Cost Explorer get_cost_and_usage",
+                functools.partial(ce.get_cost_and_usage, **request, **paging),
+                start=start.isoformat(),
+                end=end.isoformat(),
+            )
         except CloudError as e:
             if error_code(e) == "DataUnavailableException":
                 e.hint = "Cost Explorer is not enabled for this account (Billing console > Cost Explorer), or has no data yet"
@@ -216,15 +223,17 @@ def fetch_actuals(ce: Any, start: dt.date, end: dt.date) -> Actuals:
 
 def activate_tags(ce: Any = None) -> list[str]:
     """Make the trainctl tags cost allocation tags; the keys activated (CloudError naming any that failed)."""
-    from orchestrator.cloud.aws import calling
+    from orchestrator.cloud.aws import call
 
     if ce is None:
         from orchestrator.cloud.aws import client
 
         ce = client("ce", region=CE_REGION)
     entries = [{"TagKey": key, "Status": "Active"} for key in TAG_KEYS]
-    with calling("Cost Explorer update_cost_allocation_tags_status"):
-        answer = ce.update_cost_allocation_tags_status(CostAllocationTagsStatus=entries)
+    answer = call(
+        "Cost Explorer update_cost_allocation_tags_status",
+        lambda: ce.update_cost_allocation_tags_status(CostAllocationTagsStatus=entries),
+    )
     failed = {str(e.get("TagKey")): e for e in answer.get("Errors") or []}
     if failed:
         details = [f"{key}: {e.get('Code') or 'error'}: {e.get('Message') or ''}".rstrip(": ") for key, e in failed.items()]

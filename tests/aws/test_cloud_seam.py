@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 
 from orchestrator.cloud import aws
 from orchestrator.errors import (
+    AccessDeniedError,
     CapacityError,
     CloudError,
     ExitCode,
@@ -33,7 +34,7 @@ def _client_error(code: str, status: int, message: str = "details") -> ClientErr
         ("InternalError", 500, TransientCloudError, True),
         ("InsufficientInstanceCapacity", 500, CapacityError, False),
         ("SpotMaxPriceTooLow", 400, CapacityError, False),
-        ("AccessDenied", 403, CloudError, False),
+        ("AccessDenied", 403, AccessDeniedError, False),
         ("ValidationError", 400, CloudError, False),
         ("NoSuchBucket", 404, CloudError, False),
         ("VcpuLimitExceeded", 400, CloudError, False),

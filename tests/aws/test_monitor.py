@@ -144,15 +144,20 @@ def test_status_of_the_previous_instance_is_ignored_after_a_relaunch(job: Job) -
     assert seen.state == "running"
 
 
-def test_throttled_reads_never_read_as_a_dead_job(faults: FaultProxy, job: Job) -> None:
+def test_throttled_reads_never_read_as_a_dead_job(faults: FaultProxy, job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
     """When EC2 keeps throttling, the job reads as running (ask again), not gone: no needless recovery."""
+    from orchestrator.retry import RetryPolicy
+    from orchestrator.settings import get_settings
+
+    monkeypatch.setenv("TRAINCTL_RETRY_BASE_DELAY_S", "0.01")
+    get_settings.cache_clear()
     instance = job.launch()
     job.status("running")
     shut_down(instance)
     faults.add(fault_kinds.throttle("DescribeInstances"))
     seen = AwsTarget().observe(job.record)
     assert seen.state == "running" and "status unavailable" in (seen.reason or "")
-    assert faults.count("DescribeInstances", "throttle") == aws.DEFAULT_MAX_ATTEMPTS
+    assert faults.count("DescribeInstances", "throttle") == RetryPolicy.from_settings().max_attempts
 
 
 def test_decisions_for_jobs_that_were_not_preempted() -> None:

@@ -3,8 +3,10 @@
 ``launch`` tries the requested market in each default subnet (capacity is per availability zone),
 then, for spot with ``on_demand_fallback``, on-demand in each subnet. A capacity answer
 (InsufficientInstanceCapacity, SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded...) is not retried
-in place: it moves on to the next zone or market. Throttling is retried with backoff, and so is the
-short window in which a new instance profile is not yet visible to EC2.
+in place: it moves on to the next zone or market. A throttled RunInstances is retried with backoff
+here (``sleep`` is injectable, the dynamic provider's tests pin it), and so is the short window in which
+a new instance profile is not yet visible to EC2. Every other call (describe, terminate, subnets,
+images) runs under the one retry policy through ``aws.call``.
 """
 
 from __future__ import annotations
@@ -112,16 +114,19 @@ def launch(
 
 def default_subnets(ec2: Any) -> list[str]:
     """The default VPC's subnets, one per availability zone, in zone order."""
-    with aws.calling("listing default subnets (ec2 DescribeSubnets)"):
-        found = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
+    filters = [{"Name": "default-for-az", "Values": ["true"]}]
+    found = aws.call("listing default subnets (ec2 DescribeSubnets)", lambda: ec2.describe_subnets(Filters=filters)["Subnets"])
     return [s["SubnetId"] for s in sorted(found, key=lambda s: s.get("AvailabilityZone", ""))]
 
 
 def describe(ec2: Any, instance_id: str) -> InstanceFacts | None:
     """The instance, or None when EC2 no longer knows it."""
     try:
-        with aws.calling("describing the instance (ec2 DescribeInstances)", instance_id=instance_id):
-            reservations = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        reservations = aws.call(
+            "describing the instance (ec2 DescribeInstances)",
+            lambda: ec2.describe_instances(InstanceIds=[instance_id])["Reservations"],
+            instance_id=instance_id,
+        )
     except CloudError as e:
         if aws.is_not_found(e):
             return None
@@ -133,18 +138,23 @@ def describe(ec2: Any, instance_id: str) -> InstanceFacts | None:
 def job_instances(ec2: Any, job_id: str) -> list[InstanceFacts]:
     """Every instance tagged with ``job_id`` (terminated ones too, while EC2 lists them), newest first."""
     filters = [{"Name": "tag:trainctl:job-id", "Values": [job_id]}]
-    found: list[InstanceFacts] = []
-    with aws.calling("finding the job's instances (ec2 DescribeInstances)", job_id=job_id):
-        for page in ec2.get_paginator("describe_instances").paginate(Filters=filters):
-            found += [_facts(i) for r in page["Reservations"] for i in r["Instances"]]
+
+    def listing() -> list[InstanceFacts]:
+        pages = ec2.get_paginator("describe_instances").paginate(Filters=filters)
+        return [_facts(i) for page in pages for r in page["Reservations"] for i in r["Instances"]]
+
+    found = aws.call("finding the job's instances (ec2 DescribeInstances)", listing, job_id=job_id)
     return sorted(found, key=lambda f: f.launched_at or 0.0, reverse=True)
 
 
 def terminate(ec2: Any, instance_id: str, *, wait_s: float = TERMINATE_WAIT_S, sleep: Sleep = time.sleep) -> None:
     """Terminate the instance and wait until it is gone (so its security group can be deleted)."""
     try:
-        with aws.calling("terminating the instance (ec2 TerminateInstances)", instance_id=instance_id):
-            ec2.terminate_instances(InstanceIds=[instance_id])
+        aws.call(
+            "terminating the instance (ec2 TerminateInstances)",
+            lambda: ec2.terminate_instances(InstanceIds=[instance_id]),
+            instance_id=instance_id,
+        )
     except CloudError as e:
         if aws.is_not_found(e):
             return
@@ -216,8 +226,10 @@ def _root_volume_override(ec2: Any, request: LaunchRequest) -> dict[str, Any]:
     """For an AMI override whose root device is not the template's, size and encrypt that device instead."""
     if not request.image_override:
         return {}
-    with aws.calling("reading the AMI (ec2 DescribeImages)", image_id=request.image_override):
-        images = ec2.describe_images(ImageIds=[request.image_override])["Images"]
+    image = request.image_override
+    images = aws.call(
+        "reading the AMI (ec2 DescribeImages)", lambda: ec2.describe_images(ImageIds=[image])["Images"], image_id=image
+    )
     root = images[0].get("RootDeviceName") if images else None
     if not root or root == request.root_device:
         return {}

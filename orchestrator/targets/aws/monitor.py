@@ -3,7 +3,9 @@ spot preemptions, and its output from CloudWatch Logs.
 
 The decisions (``observe``, ``decide``) are pure functions of what was read, so they are tested
 against moto and plain values alike. A status written by an earlier instance of the same job (before
-a relaunch) is ignored, and a transient failure to read is never mistaken for a dead job.
+a relaunch) is ignored, and a transient failure to read is never mistaken for a dead job. Reads of the
+status and the instances run under the one retry policy (``aws.call``); the log reader does not retry
+in place: it is polled, and a throttled read returns nothing new until the next poll.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ class Decision:
 def read_status(s3: Any, bucket: str) -> dict[str, Any] | None:
     """The agent's ``status.json`` (None before the agent's first heartbeat)."""
     try:
-        with aws.calling("reading the job's status (s3 GetObject)", bucket=bucket):
-            body = s3.get_object(Bucket=bucket, Key=STATUS_KEY)["Body"].read()
+        body = aws.call(
+            "reading the job's status (s3 GetObject)",
+            lambda: s3.get_object(Bucket=bucket, Key=STATUS_KEY)["Body"].read(),
+            bucket=bucket,
+        )
     except CloudError as e:
         if aws.is_not_found(e):
             return None

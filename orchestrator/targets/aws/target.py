@@ -36,7 +36,11 @@ class AwsTarget:
         return declare
 
     def observe(self, record: JobRecord) -> Observation:
-        """State from the agent's S3 status and the instance; a transient AWS failure reads as "running"."""
+        """State from the agent's S3 status and the instance.
+
+        Each read runs under the one retry policy; a transient failure that outlasts it reads as "running"
+        (ask again), never as a dead job. Access denied and other permanent errors leave as they are.
+        """
         from orchestrator.targets.aws import monitor
 
         try:
@@ -68,8 +72,8 @@ class AwsTarget:
         from orchestrator.targets.aws.monitor import LogReader
 
         reader = self._readers.get(record.job_id)
-        if reader is None:
-            logs, s3 = self._client("logs", record), self._client("s3", record)
+        if reader is None:  # polled: no retry in place, botocore's own small budget (the next poll is the retry)
+            logs, s3 = self._client("logs", record, polled=True), self._client("s3", record, polled=True)
             reader = LogReader(logs, _log_group(record), s3=s3, bucket=_bucket(record))
             self._readers[record.job_id] = reader
         try:
@@ -92,10 +96,12 @@ class AwsTarget:
     def outputs_summary(self, outputs: dict[str, Any]) -> dict[str, Any]:
         return {k: outputs[k] for k in SUMMARY_KEYS if k in outputs}
 
-    def _client(self, service: str, record: JobRecord) -> Any:
+    def _client(self, service: str, record: JobRecord, *, polled: bool = False) -> Any:
+        """A client in the job's region: one botocore attempt, since callers run under the retry policy."""
         from orchestrator.cloud import aws
 
-        return aws.client(service, region=region_of(record))
+        attempts = aws.DEFAULT_MAX_ATTEMPTS if polled else aws.CALL_MAX_ATTEMPTS
+        return aws.client(service, region=region_of(record), max_attempts=attempts)
 
 
 def region_of(record: JobRecord) -> str:
