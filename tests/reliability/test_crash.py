@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agent.procs import engine_processes, processes_with_env
+from orchestrator.agent.procs import is_alive, processes_with_env
 from orchestrator.testing.harness import Trainctl, wait_until
 from orchestrator.testing.inspect import engine_locks, live_resources, pending_operations
 from tests.reliability.conftest import TABLES
@@ -43,13 +43,27 @@ def _job_pids(name: str) -> list[int]:
     return [p for p in found if Path(f"/proc/{p}").exists()]
 
 
+def _stale_locks(home: Path) -> list[Path]:
+    """Engine locks whose holder is dead. A live holder (e.g. the agent's finalize tearing a finished
+    job down right now) is waited for: its lock is not stale, and must be gone once it exits."""
+    stale = []
+    for path in engine_locks(home):
+        try:
+            pid = int(json.loads(path.read_text()).get("pid", 0))
+        except (OSError, ValueError):
+            continue  # released while we looked
+        wait_until(lambda pid=pid: not is_alive(pid), timeout=120)
+        if path.exists():
+            stale.append(path)
+    return stale
+
+
 def _check(tc: Trainctl, name: str) -> list[str]:
     """Every invariant that must hold after repair; returns the violations."""
     problems = []
-    for job in tc.jobs():  # a lock held by an engine that is still finishing its work is not stale
-        wait_until(lambda job_id=job["job_id"]: not engine_processes(job_id), timeout=60)
-    if engine_locks(tc.home):
-        problems.append(f"stale engine lock {engine_locks(tc.home)}")
+    stale = _stale_locks(tc.home)
+    if stale:
+        problems.append(f"stale engine lock {stale}")
     for job in tc.jobs():
         job_id = job["job_id"]
         if pending_operations(tc.home, job_id):
