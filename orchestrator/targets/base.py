@@ -26,6 +26,13 @@ class Observation:
     updated_at: float | None = None
 
 
+def status_fields(status: dict[str, Any] | None) -> dict[str, Any]:
+    """The Observation fields an agent's ``status.json`` carries (every target reads the same file)."""
+    status = status or {}
+    keys = ("reason", "exit_code", "started_at", "ended_at", "newest_checkpoint", "updated_at")
+    return {key: status.get(key) for key in keys}
+
+
 class Target(Protocol):
     """A place jobs run: it declares resources and observes the run."""
 

@@ -13,9 +13,10 @@ import pytest
 from orchestrator.agent.s3store import S3Store
 from orchestrator.cloud import aws
 from orchestrator.compile import CompiledJob
-from orchestrator.targets.aws import compute, monitor, names
+from orchestrator.targets.aws import compute, names
 from orchestrator.targets.aws.target import AwsTarget
 from orchestrator.targets.base import Observation
+from orchestrator.targets.preemption import PREEMPTED, decide
 from orchestrator.testing import faults as fault_kinds
 from orchestrator.testing.faults import FaultProxy
 from orchestrator.testing.moto_server import MotoServer, interrupt_spot, register_image, shut_down
@@ -110,7 +111,7 @@ def test_spot_interruption_gives_a_relaunch_decision_from_the_newest_checkpoint(
     interrupt_spot(instance)
     target = AwsTarget()
     seen = target.observe(job.record)
-    assert (seen.state, seen.reason) == ("stopped", monitor.PREEMPTED)
+    assert (seen.state, seen.reason) == ("stopped", PREEMPTED)
     decision = target.relaunch_decision(job.record)
     assert decision.action == "relaunch" and decision.preemptions == 1
     assert decision.resume_from == f"s3://{job.bucket}/checkpoints/step-0002"
@@ -129,7 +130,7 @@ def test_preemptions_beyond_the_limit_give_up(job: Job) -> None:
 def test_the_agent_seeing_the_notice_counts_as_a_preemption(job: Job) -> None:
     """The agent stopped on the spot notice (status stopped, spot-interruption): a relaunch, no checkpoint yet."""
     instance = job.launch()
-    job.status("stopped", reason=monitor.PREEMPTED, exit_code=143)
+    job.status("stopped", reason=PREEMPTED, exit_code=143)
     shut_down(instance)
     decision = AwsTarget().relaunch_decision(job.record)
     assert decision.action == "relaunch" and decision.resume_from is None
@@ -137,7 +138,7 @@ def test_the_agent_seeing_the_notice_counts_as_a_preemption(job: Job) -> None:
 
 def test_status_of_the_previous_instance_is_ignored_after_a_relaunch(job: Job) -> None:
     """After a relaunch, the old instance's final status does not end the new run."""
-    job.status("stopped", reason=monitor.PREEMPTED)
+    job.status("stopped", reason=PREEMPTED)
     time.sleep(1.1)  # EC2 launch times have one-second resolution
     job.launch()
     seen = AwsTarget().observe(job.record)
@@ -167,6 +168,6 @@ def test_decisions_for_jobs_that_were_not_preempted() -> None:
         Observation(state="gone", reason="x"),
         Observation(state="stopped", reason="signal"),
     ):
-        assert monitor.decide(seen, preemptions=0, max_preemptions=3, newest_checkpoint=None).action == "none"
-    preempted = Observation(state="stopped", reason=monitor.PREEMPTED)
-    assert monitor.decide(preempted, preemptions=0, max_preemptions=0, newest_checkpoint=None).action == "give-up"
+        assert decide(seen, preemptions=0, max_preemptions=3, newest_checkpoint=None).action == "none"
+    preempted = Observation(state="stopped", reason=PREEMPTED)
+    assert decide(preempted, preemptions=0, max_preemptions=0, newest_checkpoint=None).action == "give-up"

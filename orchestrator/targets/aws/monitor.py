@@ -11,8 +11,7 @@ in place: it is polled, and a throttled read returns nothing new until the next 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from orchestrator.agent.checkpoints import stored_checkpoints
 from orchestrator.agent.supervisor import STATUS_KEY
@@ -20,20 +19,10 @@ from orchestrator.cloud import aws
 from orchestrator.errors import CloudError
 from orchestrator.targets.aws import names
 from orchestrator.targets.aws.compute import InstanceFacts, job_instances
-from orchestrator.targets.base import Observation
+from orchestrator.targets.base import Observation, status_fields
+from orchestrator.targets.preemption import PREEMPTED
 
 FINAL = ("succeeded", "failed", "stopped")
-PREEMPTED = "spot-interruption"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do about a job that is no longer running."""
-
-    action: Literal["relaunch", "give-up", "none"]
-    reason: str
-    preemptions: int = 0
-    resume_from: str | None = None
 
 
 def read_status(s3: Any, bucket: str) -> dict[str, Any] | None:
@@ -89,23 +78,6 @@ def observe(status: dict[str, Any] | None, instance: InstanceFacts | None) -> Ob
         return Observation(state="stopped", **{**fields, "reason": PREEMPTED})
     why = instance.reason_message or instance.reason_code or instance.state
     return Observation(state="gone", **{**fields, "reason": f"instance {instance.instance_id} {instance.state}: {why}"})
-
-
-def decide(seen: Observation, *, preemptions: int, max_preemptions: int, newest_checkpoint: str | None) -> Decision:
-    """After a preemption, relaunch (resuming from the newest checkpoint) until ``max_preemptions``."""
-    if seen.state != "stopped" or seen.reason != PREEMPTED:
-        return Decision("none", f"not preempted ({seen.state})", preemptions)
-    if preemptions >= max_preemptions:
-        return Decision(
-            "give-up", f"preempted {preemptions + 1} times; restarts.max_preemptions is {max_preemptions}", preemptions
-        )
-    where = newest_checkpoint or "the beginning (no checkpoint yet)"
-    return Decision(
-        "relaunch",
-        f"spot preemption {preemptions + 1}/{max_preemptions}: resume from {where}",
-        preemptions + 1,
-        newest_checkpoint,
-    )
 
 
 def newest_checkpoint(store: Any) -> str | None:
@@ -197,12 +169,4 @@ class LogReader:
 
 
 def _fields(status: dict[str, Any] | None) -> dict[str, Any]:
-    status = status or {}
-    return {
-        "reason": status.get("reason"),
-        "exit_code": status.get("exit_code"),
-        "started_at": status.get("started_at"),
-        "ended_at": status.get("ended_at"),
-        "newest_checkpoint": status.get("newest_checkpoint"),
-        "updated_at": status.get("updated_at"),
-    }
+    return status_fields(status)

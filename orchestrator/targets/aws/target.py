@@ -13,8 +13,8 @@ from orchestrator.compile import CompiledJob
 from orchestrator.errors import TransientCloudError
 from orchestrator.jobs.records import JobRecord
 from orchestrator.targets.aws import names
-from orchestrator.targets.aws.monitor import Decision
 from orchestrator.targets.base import Observation
+from orchestrator.targets.preemption import PREEMPTED, Decision, decide
 
 SUMMARY_KEYS = ("bucket", "artifacts", "log_group", "region", "instance_id", "purchased", "launch_template_id")
 
@@ -63,9 +63,9 @@ class AwsTarget:
         max_preemptions = int((record.spec.get("restarts") or {}).get("max_preemptions", 3))
         done = int(getattr(record, "preemptions", 0) or 0)
         newest = None
-        if seen.state == "stopped" and seen.reason == monitor.PREEMPTED:
+        if seen.state == "stopped" and seen.reason == PREEMPTED:
             newest = monitor.newest_checkpoint(S3Store(f"s3://{_bucket(record)}", client=self._client("s3", record)))
-        return monitor.decide(seen, preemptions=done, max_preemptions=max_preemptions, newest_checkpoint=newest)
+        return decide(seen, preemptions=done, max_preemptions=max_preemptions, newest_checkpoint=newest)
 
     def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
         """Output from CloudWatch Logs (or the S3 copy); a transient failure returns nothing new."""

@@ -14,7 +14,7 @@ from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.supervisor import OUTPUT_KEY, STATUS_KEY
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
-from orchestrator.targets.base import Observation
+from orchestrator.targets.base import Observation, status_fields
 from orchestrator.targets.preemption import Decision
 
 
@@ -79,14 +79,7 @@ class LocalTarget:
         if status is None:
             return Observation(state="gone" if record.torn_down else "running", reason="no status yet")
         state = status.get("state", "running")
-        fields: dict[str, Any] = {
-            "reason": status.get("reason"),
-            "exit_code": status.get("exit_code"),
-            "started_at": status.get("started_at"),
-            "ended_at": status.get("ended_at"),
-            "newest_checkpoint": status.get("newest_checkpoint"),
-            "updated_at": status.get("updated_at"),
-        }
+        fields = status_fields(status)
         if state in ("running", "starting") and not _agent_alive(status):
             return Observation(state="gone", **{**fields, "reason": "agent died"})
         return Observation(state=state, **fields)
