@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.gc.findings import Finding, StackFacts
-from orchestrator.gc.local import expired_findings, local_findings, remove_local, stale_lock_findings
+from orchestrator.gc.local import expired_findings, local_findings, reap_engine_group, remove_local, stale_lock_findings
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.logs import get_logger
 
@@ -57,6 +57,7 @@ def clean(rt: Runtime, findings: list[Finding]) -> list[Finding]:
             finding.removed = True
         elif finding.kind == "stale-lock":
             automation.cancel(rt.workspace.stack(finding.job_id, _no_program, create=False))
+            reap_engine_group(int(finding.detail.split()[3]))
             finding.removed = True
         elif finding.kind.startswith("leaked-aws"):
             from orchestrator.gc.aws import remove_aws

@@ -36,6 +36,13 @@ def settle(job_id: str, timeout_s: float = ORPHAN_WAIT_S) -> list[int]:
     while pids and time.monotonic() < deadline:
         time.sleep(0.2)
         pids = orphaned_engines(job_id)
+    if not pids:
+        from orchestrator.gc.local import reap_orphaned_plugins
+        from orchestrator.settings import get_settings
+
+        reaped = reap_orphaned_plugins(get_settings().home)
+        if reaped:
+            get_logger(__name__).info("engine.plugins.reaped", job_id=job_id, pids=reaped)
     if pids:
         raise ConflictError(
             f"engine process(es) {', '.join(map(str, pids))} still work on {job_id}",
@@ -43,6 +50,25 @@ def settle(job_id: str, timeout_s: float = ORPHAN_WAIT_S) -> list[int]:
             hint="wait for them to finish, or stop them (kill -INT PID), then retry",
         )
     return first
+
+
+def clear_dead_holders(rt: Any, job_id: str) -> bool:
+    """Remove ``job_id``'s engine lock if its holder died (and reap that engine's orphaned plugins)."""
+    from orchestrator.engine import automation
+    from orchestrator.gc.local import reap_engine_group, stale_engine_locks
+
+    stale = stale_engine_locks(rt.settings.state_url, job_id)
+    if not stale:
+        return False
+    automation.cancel(rt.workspace.stack(job_id, _no_program, create=False))
+    for _, _, pid, since in stale:
+        reaped = reap_engine_group(pid)
+        get_logger(__name__).warning("engine.lock.stale_cleared", job_id=job_id, holder_pid=pid, since=since, reaped=reaped)
+    return True
+
+
+def _no_program() -> None:
+    """Clearing a lock runs no program."""
 
 
 def with_stale_lock_cleared(job_id: str, stack: Any, operation: Callable[[], T]) -> T:

@@ -39,6 +39,8 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     if waited:
         actions.append(f"waited for engine process(es) {', '.join(map(str, waited))} to finish")
     with job_lock(rt.settings.home, job_id, "recover"):
+        if guard.clear_dead_holders(rt, job_id):
+            actions.append("cleared the lock of a dead engine and stopped its leftover plugins")
         stack = rt.workspace.stack(job_id, _no_program, create=True)
         automation.cancel(stack)
         state = automation.export_state(stack)

@@ -20,7 +20,6 @@ from orchestrator.jobs.records import JobRecord, new_job_id
 from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.progress import EngineProgress
-from orchestrator.lifecycle.query import current
 from orchestrator.lifecycle.recover import live_agent, stop_strays
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.teardown import teardown_job
@@ -60,8 +59,14 @@ def up_job(
             existing = None if new else rt.ledger.newest_unfinished(spec.name)
             if existing is not None:
                 guard.settle(existing.job_id)  # an engine orphaned by a killed trainctl finishes first
+                guard.clear_dead_holders(rt, existing.job_id)  # ...or died holding the lock
             if existing is not None and _is_running(target, existing):
-                existing = current(rt, existing)
+                if existing.state == "provisioning":  # its `up` died after the agent started; we hold the locks
+                    seen = target.observe(existing)
+                    existing = existing.model_copy(
+                        update={"state": "running", "started_at": existing.started_at or seen.started_at}
+                    )
+                    rt.ledger.save(existing)
                 say(f"job {existing.job_id} is already running; nothing to do (`trainctl logs {existing.job_id} -f`)")
                 return UpOutcome(existing, "already-running")
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
