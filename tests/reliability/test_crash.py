@@ -7,6 +7,7 @@ directory of a destroyed job, and the artifact store intact. The trial table is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -82,10 +83,9 @@ def _check(tc: Trainctl, name: str) -> list[str]:
                 problems.append(f"corrupt artifact {path.name}")
     if not tc.jobs() and _job_pids(name):
         problems.append("process of a job that was never recorded")
-    try:  # a plugin is re-parented for a moment while its engine exits normally: give it time to go
+    # a plugin is re-parented for a moment while its engine exits normally: give it time to go
+    with contextlib.suppress(AssertionError):
         wait_until(lambda: not _orphaned_plugins(tc.home), timeout=10)
-    except AssertionError:
-        pass
     orphans = _orphaned_plugins(tc.home)
     if orphans:
         problems.append(f"orphaned engine plugin process(es) {orphans}")
