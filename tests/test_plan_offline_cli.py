@@ -1,0 +1,68 @@
+"""`trainctl plan --offline --output json`: the estimate a user sees, with no engine and no credentials."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cost.catalog import load_catalog
+
+SPEC = """\
+name: estimate-test
+team: vision
+owner: alice@example.com
+target: aws
+resources:
+  instance_type: {instance_type}
+  spot: {spot}
+  region: us-east-1
+code:
+  run: python3 train.py
+limits:
+  max_runtime: 90m
+"""
+
+
+def write(tmp_path: Path, instance_type: str = "g4dn.xlarge", spot: bool = False) -> str:
+    path = tmp_path / "job.yaml"
+    path.write_text(SPEC.format(instance_type=instance_type, spot=str(spot).lower()))
+    return str(path)
+
+
+@pytest.fixture(autouse=True)
+def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plan offline must not need AWS credentials."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+
+
+def test_on_demand_estimate_is_catalog_price_times_runtime_plus_disk(cli, tmp_path: Path) -> None:
+    """g4dn.xlarge on-demand, 90m: hourly_usd is the catalog figure; max_usd is 1.5 h of it plus 50 GB gp3 for 1.5 h."""
+    result = cli("plan", write(tmp_path), "--offline", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    estimate = json.loads(result.stdout)["estimate"]
+    catalog = load_catalog()
+    hourly = catalog.hourly("us-east-1", "g4dn.xlarge", spot=False).usd
+    disk = 50 * catalog.storage_gb_month("us-east-1", "gp3").usd * 1.5 / 730
+    assert estimate["hourly_usd"] == pytest.approx(hourly)
+    assert estimate["max_usd"] == pytest.approx(1.5 * hourly + disk, abs=1e-6)
+    assert estimate["currency"] == "USD" and estimate["prices_as_of"]
+    assert {line["unit"] for line in estimate["lines"]} == {"instance-hour", "GB-month"}
+
+
+def test_spot_estimate_uses_the_spot_price(cli, tmp_path: Path) -> None:
+    """A spot spec is priced at the catalog's spot figure."""
+    result = cli("plan", write(tmp_path, spot=True), "--offline", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    spot = load_catalog().hourly("us-east-1", "g4dn.xlarge", spot=True).usd
+    assert json.loads(result.stdout)["estimate"]["hourly_usd"] == pytest.approx(spot)
+
+
+def test_unknown_instance_type_exits_2_naming_it(cli, tmp_path: Path) -> None:
+    """An instance type the catalog does not know is an input error (exit 2) that names it, never a default price."""
+    result = cli("plan", write(tmp_path, instance_type="g9.mega"), "--offline")
+    assert result.exit_code == 2
+    assert "g9.mega" in result.stderr
