@@ -57,7 +57,7 @@ def clean(rt: Runtime, findings: list[Finding]) -> list[Finding]:
             finding.removed = True
         elif finding.kind == "stale-lock":
             automation.cancel(rt.workspace.stack(finding.job_id, _no_program, create=False))
-            reap_engine_group(int(finding.detail.split()[3]))
+            reap_engine_group(int(finding.detail.split("dead pid ", 1)[1].split()[0]))
             finding.removed = True
         elif finding.kind.startswith("leaked-aws"):
             from orchestrator.gc.aws import remove_aws

@@ -13,11 +13,11 @@ import signal
 from typing import Any
 
 from orchestrator.errors import ConflictError
-from orchestrator.jobs.locks import is_locked, job_lock
+from orchestrator.jobs.locks import is_locked, job_lock, lock_holder
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
-from orchestrator.lifecycle.teardown import teardown_job
+from orchestrator.lifecycle.teardown import TEARDOWN_LOCK_WAIT_S, teardown_job
 from orchestrator.logs import bind_job
 
 
@@ -28,8 +28,10 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     record = rt.ledger.resolve(ref)
     job_id = record.job_id
     bind_job(job_id)
+    holder = lock_holder(rt.settings.home, job_id)
+    tearing_down = holder is not None and holder.get("operation") == "tear down"
     for key in (job_id, f"name-{record.name}"):
-        if is_locked(rt.settings.home, key):
+        if is_locked(rt.settings.home, key) and not (key == job_id and tearing_down):
             raise ConflictError(
                 f"cannot recover {job_id}: a live trainctl process is operating on it",
                 hint="wait for it to finish, or stop it first",
@@ -38,7 +40,8 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     waited = guard.settle(job_id)
     if waited:
         actions.append(f"waited for engine process(es) {', '.join(map(str, waited))} to finish")
-    with job_lock(rt.settings.home, job_id, "recover"):
+    # a teardown under way (e.g. the agent's finalize) has the same goal: wait for it, then repair
+    with job_lock(rt.settings.home, job_id, "recover", wait_s=TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0):
         if guard.clear_dead_holders(rt, job_id):
             actions.append("cleared the lock of a dead engine and stopped its leftover plugins")
         stack = rt.workspace.stack(job_id, _no_program, create=True)
