@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agent.procs import is_alive, processes_with_env
+from orchestrator.agent.procs import engine_processes, is_alive, processes_with_env
+from orchestrator.jobs.locks import is_locked
 from orchestrator.testing.harness import Trainctl, wait_until
 from orchestrator.testing.inspect import engine_locks, live_resources, pending_operations
 from tests.reliability.conftest import TABLES
@@ -149,6 +150,9 @@ def _trial(tc: Trainctl, make_job, index: int, rng: random.Random) -> tuple[str,
         job_id = jobs[0]["job_id"]
         repair_args = ["recover", job_id] if repair == "recover" else args
         result = tc.run(*repair_args, timeout=180)
+        if result.returncode == 4:  # "an operation is in progress": as a user would, let it finish and retry once
+            wait_until(lambda: not is_locked(tc.home, job_id) and not engine_processes(job_id), timeout=120)
+            result = tc.run(*repair_args, timeout=180)
         if result.returncode not in (0, 6):
             return operation, delay, outcome, repair, [f"{repair} exited {result.returncode}: {result.stderr[-300:]}"]
     problems = _check(tc, name)
