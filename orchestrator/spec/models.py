@@ -2,49 +2,60 @@
 
 Strict input: every model forbids unknown keys and most scalars are strict (no silent coercion of
 ``"yes"`` into a bool). Durations are stored as whole seconds and written back in their shortest
-spelling, so a normalized spec loads to the same model.
+spelling, so a normalized spec loads to the same model. The rules a JSON Schema cannot say live in
+``orchestrator.spec.rules`` and are named in the generated schema, so the pydantic-free fast path of
+``trainctl validate`` (``orchestrator.spec.fastpath``) runs the same checks.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PlainSerializer,
     StrictBool,
     StrictInt,
     StringConstraints,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 from pydantic.functional_validators import BeforeValidator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
-from orchestrator.spec.durations import DURATION_PATTERN, format_duration, parse_duration
+from orchestrator.spec import rules
+from orchestrator.spec.durations import DURATION_PATTERN, format_duration
+from orchestrator.spec.rules import DOCUMENT_RULES_KEY, RULE_KEY
 
 API_VERSION = "trainctl/v1"
-TARGETS = ("local", "aws")
-CLOUD_RESOURCE_FIELDS = ("instance_type", "spot", "on_demand_fallback", "disk_gb", "region", "ami")
-_JOB_NAME = re.compile(r"^[a-z0-9-]{3,40}$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED_ENV_PREFIX = "TRAINCTL_"
 
 
-def _duration(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError("must be a duration string such as 90s, 30m, 2h or 1d")
-    return parse_duration(value)
+@dataclass(frozen=True)
+class Rule:
+    """Run ``rules.FIELD_RULES[name]`` after a field's own checks, and name it in the JSON Schema."""
+
+    name: str
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(rules.FIELD_RULES[self.name], handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema[RULE_KEY] = self.name
+        return json_schema
 
 
 Duration = Annotated[
     int,
-    BeforeValidator(_duration),
+    BeforeValidator(rules.duration_seconds),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["90s", "30m", "2h", "1d"]}),
+    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["90s", "30m", "2h", "1d"], RULE_KEY: "duration"}),
 ]
 TagValue = Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256, pattern=r"^[\w .:/=+\-@]+$")]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -63,7 +74,7 @@ class Resources(_Strict):
     spot: StrictBool = False
     on_demand_fallback: StrictBool = True
     disk_gb: Annotated[StrictInt, Field(ge=8, le=16384)] = 50
-    region: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")] | None = None
+    region: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] | None = None
     ami: Annotated[str, StringConstraints(strict=True, pattern=r"^ami-[0-9a-f]{8,17}$")] | None = None
 
 
@@ -78,16 +89,10 @@ class Code(_Strict):
 class Checkpoints(_Strict):
     """Where the training script writes checkpoints and how they are kept."""
 
-    path: Annotated[str, StringConstraints(strict=True, min_length=1)] = "checkpoints"
-    sync_interval: Duration = 60
+    path: Annotated[str, StringConstraints(strict=True, min_length=1), Rule("relative_path")] = "checkpoints"
+    # The default is written as a user would write it, so the JSON Schema shows "1m", not 60.
+    sync_interval: Duration = Field(default="1m", validate_default=True)
     keep_last: Annotated[StrictInt, Field(ge=1, le=1000)] = 3
-
-    @field_validator("path")
-    @classmethod
-    def _relative(cls, value: str) -> str:
-        if value.startswith("/") or ".." in value.split("/"):
-            raise ValueError("must be a relative path inside the job's working directory")
-        return value
 
 
 class Limits(_Strict):
@@ -107,59 +112,38 @@ class Restarts(_Strict):
 class JobSpec(_Strict):
     """A training job: the top level of a trainctl spec file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        defer_build=False,
+        json_schema_extra={DOCUMENT_RULES_KEY: list(rules.DOCUMENT_RULES)},
+    )
 
     api_version: Literal["trainctl/v1"] = Field(default="trainctl/v1", alias="apiVersion")
-    name: Annotated[str, StringConstraints(strict=True)]
+    name: Annotated[str, StringConstraints(strict=True), Rule("job_name")]
     team: TagValue
     owner: TagValue
     cost_center: TagValue | None = None
     target: Literal["local", "aws"] = "local"
     resources: Resources = Resources()
     code: Code
-    env: dict[Annotated[str, StringConstraints(strict=True)], Annotated[str, StringConstraints(strict=True)]] = {}
-    secrets: list[Annotated[str, StringConstraints(strict=True)]] = []
+    env: Annotated[
+        dict[Annotated[str, StringConstraints(strict=True)], Annotated[str, StringConstraints(strict=True)]], Rule("env_names")
+    ] = {}
+    secrets: Annotated[list[Annotated[str, StringConstraints(strict=True)]], Rule("secret_names")] = []
     checkpoints: Checkpoints = Checkpoints()
     limits: Limits = Limits()
     restarts: Restarts = Restarts()
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not _JOB_NAME.match(value):
-            raise ValueError("must be 3 to 40 characters of lowercase letters, digits and '-'")
-        return value
-
-    @field_validator("env")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            _check_env_name(key)
-        return value
-
-    @field_validator("secrets")
-    @classmethod
-    def _secret_names(cls, value: list[str]) -> list[str]:
-        for key in value:
-            _check_env_name(key)
-        if len(set(value)) != len(value):
-            raise ValueError("lists a secret name more than once")
-        return value
-
     @model_validator(mode="after")
-    def _target_needs(self) -> JobSpec:
-        if self.target == "aws" and self.resources.instance_type is None:
-            raise ValueError("resources.instance_type is required when target is aws")
-        clash = set(self.env) & set(self.secrets)
-        if clash:
-            raise ValueError(f"{', '.join(sorted(clash))} is both in env and in secrets")
+    def _document_rules(self) -> JobSpec:
+        rules.check_document(self.to_document())
         return self
 
     def ignored_cloud_fields(self) -> list[str]:
         """Cloud-only resource fields set in a spec whose target is local."""
-        if self.target != "local":
-            return []
-        return [f"resources.{f}" for f in CLOUD_RESOURCE_FIELDS if f in self.resources.model_fields_set]
+        return rules.ignored_cloud_fields(self.target, self.resources.model_fields_set)
 
     def with_target(self, target: str) -> JobSpec:
         """The same spec aimed at another target (``plan``/``up --target``), validated again."""
@@ -172,8 +156,9 @@ class JobSpec(_Strict):
         return self.model_dump(mode="json", by_alias=True)
 
 
-def _check_env_name(key: str) -> None:
-    if not _ENV_NAME.match(key):
-        raise ValueError(f"{key!r} is not a valid environment variable name")
-    if key.startswith(RESERVED_ENV_PREFIX):
-        raise ValueError(f"{key!r}: names starting with {RESERVED_ENV_PREFIX} are reserved for trainctl")
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the spec, as `trainctl schema` prints it and the fast path reads it."""
+    schema = JobSpec.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://trainctl.dev/schema/trainctl-v1.json"
+    return schema

@@ -11,9 +11,6 @@ from orchestrator.cli.output import emit_json, output_option
 @output_option
 def command(output: str) -> None:
     """Print the JSON Schema of job spec trainctl/v1 (always JSON)."""
-    from orchestrator.spec.models import JobSpec
+    from orchestrator.spec.models import json_schema
 
-    schema = JobSpec.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://trainctl.dev/schema/trainctl-v1.json"
-    emit_json(schema)
+    emit_json(json_schema())
