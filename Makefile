@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-deps
 
-.PHONY: setup engine test lint typecheck unit demo bench clean
+.PHONY: setup engine test lint typecheck unit demo bench spec-schema clean
 
 setup: $(STAMP) engine
 
@@ -35,6 +35,10 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/startup.py
+
+# After changing orchestrator/spec/{models,rules,durations}.py: the schema validate's fast path reads.
+spec-schema: $(STAMP)
+	$(BIN)/python -m orchestrator.spec.fastpath
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

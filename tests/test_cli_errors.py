@@ -130,13 +130,22 @@ def test_console_script_help_and_validate() -> None:
     assert ok.returncode == 0, ok.stderr
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["validate", str(EXAMPLES / "quickstart/job.yaml")]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["validate", str(EXAMPLES / "quickstart/job.yaml")],
+        ["validate", str(EXAMPLES / "aws/job.yaml"), "--output", "json"],
+    ],
+)
 def test_heavy_libraries_stay_off_the_startup_path(argv: list[str]) -> None:
-    """--help and validate import neither pulumi, boto3, botocore nor structlog."""
+    """--help and validate (of a valid spec: the fast path) import neither pulumi, boto3, botocore,
+    structlog, rich nor pydantic."""
+    heavy = {"pulumi", "boto3", "botocore", "structlog", "rich", "pydantic", "pydantic_core"}
     probe = (
         "import sys\nfrom orchestrator.cli.main import run\n"
         f"code = run({argv!r})\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pulumi', 'boto3', 'botocore', 'structlog', 'rich'})\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & {heavy!r})\n"
         "print('HEAVY', heavy, code, file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)

@@ -12,35 +12,7 @@ from orchestrator.cli.main import run
 from orchestrator.errors import SpecError
 from orchestrator.spec.durations import format_duration, parse_duration
 from orchestrator.spec.loader import parse_spec
-
-names = st.from_regex(r"[a-z0-9-]{3,40}", fullmatch=True)
-words = st.from_regex(r"[a-z][a-z0-9.@-]{0,20}", fullmatch=True)
-durations = st.builds(lambda n, u: f"{n}{u}", st.integers(1, 500), st.sampled_from("smhd"))
-env_names = st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True).filter(lambda s: not s.startswith("TRAINCTL_"))
-
-
-@st.composite
-def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
-    target = draw(st.sampled_from(["local", "aws"]))
-    spec: dict[str, Any] = {"name": draw(names), "team": draw(words), "owner": draw(words), "code": {"run": "python train.py"}}
-    spec["target"] = target
-    resources: dict[str, Any] = {}
-    if target == "aws" or draw(st.booleans()):
-        resources["instance_type"] = draw(st.sampled_from(["g5.xlarge", "p4d.24xlarge", "t3.micro", "g4dn.12xlarge"]))
-    if draw(st.booleans()):
-        resources["spot"] = draw(st.booleans())
-        resources["disk_gb"] = draw(st.integers(8, 16384))
-    if resources:
-        spec["resources"] = resources
-    if draw(st.booleans()):
-        spec["limits"] = {"max_runtime": draw(durations), "max_cost_usd": draw(st.floats(0.01, 1e5))}
-    if draw(st.booleans()):
-        spec["checkpoints"] = {"sync_interval": draw(durations), "keep_last": draw(st.integers(1, 50))}
-    if draw(st.booleans()):
-        spec["env"] = draw(st.dictionaries(env_names, st.text(max_size=10), max_size=3))
-    if draw(st.booleans()):
-        spec["restarts"] = {"max_preemptions": draw(st.integers(0, 100)), "max_failures": draw(st.integers(0, 100))}
-    return spec
+from tests.spec_strategies import corrupt, valid_specs
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
@@ -58,31 +30,11 @@ def test_durations_round_trip(seconds: int) -> None:
     assert parse_duration(format_duration(seconds)) == seconds
 
 
-def _corrupt(doc: Any, data: st.DataObject) -> Any:
-    junk = st.one_of(
-        st.none(), st.integers(), st.floats(), st.text(max_size=5), st.lists(st.integers(), max_size=2), st.booleans()
-    )
-    if isinstance(doc, dict) and doc:
-        key = data.draw(st.sampled_from(sorted(doc)))
-        action = data.draw(st.sampled_from(["replace", "delete", "recurse", "add"]))
-        copy = dict(doc)
-        if action == "replace":
-            copy[key] = data.draw(junk)
-        elif action == "delete":
-            del copy[key]
-        elif action == "add":
-            copy[data.draw(st.text(min_size=1, max_size=8))] = data.draw(junk)
-        else:
-            copy[key] = _corrupt(doc[key], data)
-        return copy
-    return data.draw(junk)
-
-
 @settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
 @given(valid_specs(), st.data())
 def test_corrupted_specs_never_crash_the_loader(doc: dict[str, Any], data: st.DataObject) -> None:
     """Any corruption of a valid spec either still validates or raises SpecError: never another exception."""
-    bad = _corrupt(doc, data)
+    bad = corrupt(doc, data)
     try:
         parse_spec(yaml.safe_dump(bad))
     except SpecError as e:

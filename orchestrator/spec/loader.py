@@ -3,19 +3,24 @@
 PyYAML composes the document into nodes (which carry their marks); we build plain Python values
 from them ourselves so that each field path remembers the line it came from. Pydantic's errors are
 then reported against those lines, all of them at once, one line each.
+
+``check_spec`` (what ``trainctl validate`` runs) answers from the pydantic-free fast path when it
+can and asks the models only when it cannot, so pydantic is imported here lazily.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
 from orchestrator.errors import SpecError
-from orchestrator.spec.models import JobSpec
+from orchestrator.spec import fastpath, rules
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import JobSpec
 
 PathKey = tuple[str | int, ...]
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -32,6 +37,8 @@ class LoadedSpec:
 
     def with_target(self, target: str) -> LoadedSpec:
         """The same spec aimed at ``target`` (``--target``), validated again."""
+        from pydantic import ValidationError
+
         try:
             spec = self.spec.with_target(target)
         except ValidationError as e:
@@ -47,9 +54,36 @@ class LoadedSpec:
         return (self.base_dir / self.spec.code.workdir).resolve()
 
 
+@dataclass(frozen=True)
+class CheckedSpec:
+    """A valid spec as its normalized document (what ``validate`` needs; no model objects)."""
+
+    document: dict[str, Any]
+    source: str
+    notices: list[str] = field(default_factory=list)
+
+
 def load_spec(path: str | Path) -> LoadedSpec:
     """Read, parse and validate the spec file at ``path``."""
     file = Path(path)
+    loaded = parse_spec(_read(file), source=str(file))
+    return LoadedSpec(spec=loaded, source=str(file), base_dir=file.resolve().parent, notices=_notices(loaded))
+
+
+def check_spec(path: str | Path) -> CheckedSpec:
+    """Read and validate the spec file at ``path``; fast when the spec is valid, exact errors when not."""
+    file = Path(path)
+    document, lines = _document(_read(file), str(file))
+    normalized = fastpath.normalize(document)
+    if normalized is not None:
+        resources = document.get("resources")
+        given = resources if isinstance(resources, dict) else {}
+        return CheckedSpec(normalized, str(file), rules.notices(normalized["target"], given))
+    spec = _validate(document, lines, str(file))
+    return CheckedSpec(spec.to_document(), str(file), _notices(spec))
+
+
+def _read(file: Path) -> str:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError as e:
@@ -60,13 +94,17 @@ def load_spec(path: str | Path) -> LoadedSpec:
         raise SpecError(f"{file}: not UTF-8 text (byte {e.start})") from e
     except OSError as e:
         raise SpecError(f"cannot read spec file {file}: {e.strerror}") from e
-    loaded = parse_spec(text, source=str(file))
-    base_dir = file.resolve().parent
-    return LoadedSpec(spec=loaded, source=str(file), base_dir=base_dir, notices=_notices(loaded))
+    return text
 
 
 def parse_spec(text: str, *, source: str = "<spec>") -> JobSpec:
     """Parse YAML ``text`` into a JobSpec; raise one SpecError listing every problem."""
+    document, lines = _document(text, source)
+    return _validate(document, lines, source)
+
+
+def _document(text: str, source: str) -> tuple[dict[str, Any], dict[PathKey, int]]:
+    """The YAML document as plain values (a mapping, or a SpecError) and the line of every path."""
     document, lines = _compose(text, source)
     if document is None:
         raise SpecError(f"{source}: the spec is empty", hint="start from `trainctl schema` or examples/quickstart/job.yaml")
@@ -76,6 +114,14 @@ def parse_spec(text: str, *, source: str = "<spec>") -> JobSpec:
             f"{source}:1: the spec must be a mapping of fields (name: ..., code: ...), got {kind}",
             details=[f"{source}:1: (top level): expected a mapping, got {kind}"],
         )
+    return document, lines
+
+
+def _validate(document: dict[str, Any], lines: dict[PathKey, int], source: str) -> JobSpec:
+    from pydantic import ValidationError
+
+    from orchestrator.spec.models import JobSpec
+
     try:
         return JobSpec.model_validate(document)
     except ValidationError as e:
@@ -91,10 +137,7 @@ def parse_spec(text: str, *, source: str = "<spec>") -> JobSpec:
 
 
 def _notices(spec: JobSpec) -> list[str]:
-    ignored = spec.ignored_cloud_fields()
-    if not ignored:
-        return []
-    return [f"target is local: {', '.join(ignored)} ignored (they apply to cloud targets)"]
+    return rules.notices(spec.target, spec.resources.model_fields_set)
 
 
 def _compose(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:

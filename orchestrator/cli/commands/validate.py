@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
-from orchestrator.spec.loader import load_spec
+from orchestrator.spec.loader import check_spec
 
 
 @click.command("validate")
@@ -13,11 +13,11 @@ from orchestrator.spec.loader import load_spec
 @output_option
 def command(spec: str, output: str) -> None:
     """Check the job spec SPEC; print it normalized (every default filled in)."""
-    loaded = load_spec(spec)
-    for line in loaded.notices:
+    checked = check_spec(spec)
+    for line in checked.notices:
         notice(line)
     if is_json():
-        emit_json(loaded.spec.to_document())
+        emit_json(checked.document)
         return
-    s = loaded.spec
-    say(f"ok: {loaded.source}: job {s.name!r} (team {s.team}, owner {s.owner}, target {s.target})")
+    doc = checked.document
+    say(f"ok: {checked.source}: job {doc['name']!r} (team {doc['team']}, owner {doc['owner']}, target {doc['target']})")
