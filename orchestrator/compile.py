@@ -36,6 +36,10 @@ class CompiledJob:
     hourly_usd: float
     grace_period_s: float
     region: str | None = None
+    # What earlier runs of this job already used: the limits (max_runtime, max_cost_usd) are for the
+    # whole job, so a relaunched run gets only what is left.
+    prior_runtime_s: float = 0.0
+    prior_cost_usd: float = 0.0
 
     @property
     def run_dir(self) -> Path:
@@ -67,6 +71,8 @@ class CompiledJob:
             grace_period_s=self.grace_period_s,
             hourly_usd=self.hourly_usd,
             max_cost_usd=spec.limits.max_cost_usd,
+            prior_runtime_s=self.prior_runtime_s,
+            prior_cost_usd=self.prior_cost_usd,
             **target_specific,
         )
 

@@ -168,3 +168,15 @@ def test_local_estimate_is_one_line_at_the_configured_price() -> None:
     unbounded = estimate_local(0.0, None)
     assert unbounded.max_usd is None
     assert unbounded.lines[0].note == "no limits.max_runtime: cost is unbounded"
+
+
+def test_every_run_of_a_cloud_job_pays_its_own_minimum() -> None:
+    """Two 30 s runs of an AWS job (a relaunch is a new instance) bill 2 x 60 s; on local they prorate."""
+    from orchestrator.cost.accrual import accrued_cost
+    from orchestrator.jobs.records import JobRecord
+
+    run = {"started_at": 100.0, "ended_at": 130.0, "hourly_usd": 3.6, "past_runs": [(0.0, 30.0, 3.6)]}
+    record = JobRecord(job_id="j-000000", name="j", team="t", owner="o", target="aws", created=0.0, **run)
+    assert accrued_cost(record) == pytest.approx(0.12)
+    assert record.with_run_closed(200.0).past_runs == [(0.0, 30.0, 3.6), (100.0, 130.0, 3.6)]
+    assert accrued_cost(record.model_copy(update={"target": "local"})) == pytest.approx(0.06)

@@ -28,6 +28,8 @@ class AgentConfig:
     hourly_usd: float = 0.0
     max_cost_usd: float | None = None
     started_at: float | None = None
+    prior_runtime_s: float = 0.0
+    prior_cost_usd: float = 0.0
     spot_notice_url: str | None = None
     shutdown_command: list[str] | None = None
     finalize_command: list[str] | None = None
@@ -42,12 +44,16 @@ class AgentConfig:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def deadline(self, started_at: float) -> tuple[float | None, str | None]:
-        """When the run must stop and why: ``max_runtime`` or the dollar budget, whichever is first."""
+        """When the run must stop and why: ``max_runtime`` or the dollar budget, whichever is first.
+
+        Both limits are for the whole job: what earlier runs used (``prior_*``) is taken off.
+        """
         limits: list[tuple[float, str]] = []
         if self.max_runtime_s is not None:
-            limits.append((started_at + self.max_runtime_s, "max_runtime"))
+            limits.append((started_at + max(0.0, self.max_runtime_s - self.prior_runtime_s), "max_runtime"))
         if self.max_cost_usd is not None and self.hourly_usd > 0:
-            limits.append((started_at + self.max_cost_usd / self.hourly_usd * 3600.0, "budget"))
+            left_usd = max(0.0, self.max_cost_usd - self.prior_cost_usd)
+            limits.append((started_at + left_usd / self.hourly_usd * 3600.0, "budget"))
         if not limits:
             return None, None
         return min(limits)

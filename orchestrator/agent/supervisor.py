@@ -72,6 +72,10 @@ class Supervisor:
 
     # -- phases -----------------------------------------------------------------------------------
     def _run_all(self, log: IO[bytes]) -> int:
+        if self.deadline is not None and time.time() >= self.deadline:
+            # Earlier runs of this job used up its max_runtime or budget: nothing is started.
+            self._line(log, f"[trainctl] {self.deadline_reason} already used up by earlier runs of this job")
+            return self._finish("failed", 1, reason=self.deadline_reason or "limit")
         if self.cfg.setup:
             code = self._supervise(self.cfg.setup, log, resume_from=None)
             if code != 0:

@@ -9,16 +9,17 @@ if TYPE_CHECKING:
 
 
 def accrued_cost(record: JobRecord, now: float | None = None) -> float:
-    """Cost of the compute time so far.
+    """Cost of the compute time so far, over every run of the job (each relaunch is a new run)."""
+    return round(sum(run_cost(record.target, hourly, end - start) for start, end, hourly in record.runs(now)), 6)
 
-    Cloud targets bill as AWS does for Linux (per second, 60 s minimum); the local machine's
-    configured hourly price is prorated exactly.
-    """
-    runtime = record.runtime_s(now)
-    if runtime <= 0 or record.hourly_usd <= 0:
+
+def run_cost(target: str, hourly_usd: float, runtime_s: float) -> float:
+    """One run's compute cost. Cloud targets bill as AWS does for Linux (per second, 60 s minimum per
+    instance, so every relaunch pays its own minimum); the local machine's hourly price is prorated."""
+    if runtime_s <= 0 or hourly_usd <= 0:
         return 0.0
-    if record.target == "local":
-        return round(record.hourly_usd * runtime / 3600.0, 6)
+    if target == "local":
+        return hourly_usd * runtime_s / 3600.0
     from orchestrator.cost.billing import compute_cost
 
-    return round(compute_cost(record.hourly_usd, runtime), 6)
+    return compute_cost(hourly_usd, runtime_s)

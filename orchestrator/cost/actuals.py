@@ -182,7 +182,7 @@ def actual_window(asked: Window, now: float, records: Iterable[CostRecord]) -> W
     if asked.start is not None:
         start_day = int(asked.start // DAY_S)
     else:
-        starts = [r.started_at for r in records if r.target == "aws" and r.started_at is not None and r.started_at < asked.end]
+        starts = [start for r in records if r.target == "aws" for start, _, _ in r.runs(now)[:1] if start < asked.end]
         earliest = int(min(starts) // DAY_S) if starts else end_day - DEFAULT_LOOKBACK_DAYS
         start_day = max(earliest, end_day - MAX_LOOKBACK_DAYS)
     start_day = min(start_day, end_day - 1)

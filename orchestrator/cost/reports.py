@@ -54,6 +54,7 @@ class CostRecord(NamedTuple):
     instance_type: str | None
     disk_gb: float
     region: str | None
+    past_runs: tuple[tuple[float, float, float], ...] = ()  # earlier runs: (started, ended, hourly_usd)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> CostRecord:
@@ -75,24 +76,41 @@ class CostRecord(NamedTuple):
             instance_type=resources.get("instance_type") if isinstance(resources.get("instance_type"), str) else None,
             disk_gb=_maybe(resources.get("disk_gb")) or 0.0,
             region=resources.get("region") if isinstance(resources.get("region"), str) else None,
+            past_runs=tuple((_number(a), _number(b), _number(c)) for a, b, c in doc.get("past_runs") or ()),
         )
 
+    def runs(self, now: float) -> list[tuple[float, float, float]]:
+        """Every run that started, as (started, ended or ``now``, hourly_usd), oldest first."""
+        runs = [(float(a), float(b), float(c)) for a, b, c in self.past_runs]
+        if self.started_at is not None:
+            end = self.ended_at if self.ended_at is not None else now
+            runs.append((self.started_at, max(self.started_at, end), self.hourly_usd))
+        return runs
+
     def interval(self, now: float) -> tuple[float, float]:
-        """When the compute ran: (start, end); a job that never started is the instant it was created."""
-        if self.started_at is None:
+        """From the first run's start to the last run's end; a job that never started is the instant it was created."""
+        runs = self.runs(now)
+        if not runs:
             return self.created, self.created
-        end = self.ended_at if self.ended_at is not None else now
-        return self.started_at, max(self.started_at, end)
+        return runs[0][0], runs[-1][1]
 
     def cost(self, now: float) -> float:
         """The recorded final cost, else the compute cost accrued by ``now``."""
         if self.cost_usd is not None:
             return self.cost_usd
-        from orchestrator.cost.accrual import accrued_cost
-        from orchestrator.jobs.records import JobRecord
+        return sum(usd for _, _, usd in self.run_costs(now))
 
-        fields = ("job_id", "name", "team", "owner", "target", "created", "started_at", "ended_at", "hourly_usd")
-        return accrued_cost(JobRecord.model_construct(**{f: getattr(self, f) for f in fields}), now)
+    def run_costs(self, now: float) -> list[tuple[float, float, float]]:
+        """(started, ended, USD) of each run; a recorded final cost is shared out in proportion to the runs' costs."""
+        from orchestrator.cost.accrual import run_cost
+
+        runs = [(start, end, run_cost(self.target, hourly, end - start)) for start, end, hourly in self.runs(now)]
+        if self.cost_usd is None or not runs:
+            return runs
+        computed = sum(usd for _, _, usd in runs)
+        if computed <= 0:
+            return [*((a, b, 0.0) for a, b, _ in runs[:-1]), (runs[-1][0], runs[-1][1], self.cost_usd)]
+        return [(a, b, usd * self.cost_usd / computed) for a, b, usd in runs]
 
 
 @dataclass(frozen=True)
@@ -217,17 +235,17 @@ def pieces(records: Iterable[CostRecord], window: Window, now: float, storage: S
     lo = -math.inf if window.start is None else window.start
     hi = window.end
     for record in records:
-        start, end = record.interval(now)
-        if not (start < hi and end > lo if end > start else lo <= start < hi):
+        runs = record.run_costs(now) or [(record.created, record.created, record.cost(now))]
+        if not any(start < hi and end > lo if end > start else lo <= start < hi for start, end, _ in runs):
             continue  # not in the window
         item = "local" if record.target == "local" else record.instance_type or record.target
-        days = spread(start, end, record.cost(now), lo, hi)
+        days = [day for start, end, usd in runs for day in spread(start, end, usd, lo, hi)]
         yield Piece(record, "compute", item, sum(usd for _, usd in days), days)
-        if storage is None or end <= start:
+        if storage is None:
             continue
-        usd = storage.cost(record, end - start)
-        if usd:
-            days = spread(start, end, usd, lo, hi)
+        stored = [(start, end, storage.cost(record, end - start)) for start, end, _ in runs if end > start]
+        days = [day for start, end, usd in stored for day in spread(start, end, usd, lo, hi)]
+        if any(usd for _, usd in days):
             yield Piece(record, "storage", "gp3", sum(u for _, u in days), days)
 
 

@@ -52,13 +52,29 @@ class JobRecord(BaseModel):
     spec: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     torn_down: bool = False
+    # Earlier runs of this job (before a preemption relaunch or a resume): (started, ended, hourly_usd).
+    # ``started_at``/``ended_at``/``hourly_usd`` describe the current (latest) run.
+    past_runs: list[tuple[float, float, float]] = []
+
+    def runs(self, now: float | None = None) -> list[tuple[float, float, float]]:
+        """Every run that started, as (started, ended or now, hourly_usd), oldest first."""
+        runs = list(self.past_runs)
+        if self.started_at is not None:
+            end = self.ended_at if self.ended_at is not None else (now or time.time())
+            runs.append((self.started_at, max(self.started_at, end), self.hourly_usd))
+        return runs
 
     def runtime_s(self, now: float | None = None) -> float:
-        """Seconds the compute has run (so far, for a running job)."""
+        """Seconds the compute has run over all runs (so far, for a running job)."""
+        return sum(end - start for start, end, _ in self.runs(now))
+
+    def with_run_closed(self, now: float) -> JobRecord:
+        """Before a new run starts: the current run, if it started, joins ``past_runs``."""
         if self.started_at is None:
-            return 0.0
-        end = self.ended_at if self.ended_at is not None else (now or time.time())
-        return max(0.0, end - self.started_at)
+            return self
+        end = self.ended_at if self.ended_at is not None else now
+        closed = (self.started_at, max(self.started_at, end), self.hourly_usd)
+        return self.model_copy(update={"past_runs": [*self.past_runs, closed], "started_at": None, "ended_at": None})
 
     def summary(self, now: float | None = None) -> dict[str, Any]:
         """The row `ls`/`status --output json` print."""
@@ -74,8 +90,9 @@ class JobRecord(BaseModel):
             "owner": self.owner,
             "cost_center": self.cost_center,
             "created": _iso(self.created),
-            "started": _iso(self.started_at),
+            "started": _iso(self.past_runs[0][0] if self.past_runs else self.started_at),
             "ended": _iso(self.ended_at),
+            "runs": len(self.runs(now)),
             "runtime_s": round(self.runtime_s(now), 3),
             "cost_usd": self.cost_usd if self.cost_usd is not None else accrued_cost(self, now),
             "exit_code": self.exit_code,

@@ -9,11 +9,12 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
 from orchestrator.compile import CompiledJob, compile_job
+from orchestrator.cost.accrual import accrued_cost
 from orchestrator.errors import PolicyViolationError, RunFailedError, TrainctlError, interrupted
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord, new_job_id
@@ -103,15 +104,20 @@ def _allocate(
 
     log = get_logger(__name__)
     now = time.time()
-    record = existing or JobRecord(
-        job_id=job.job_id,
-        name=job.spec.name,
-        team=job.spec.team,
-        owner=job.spec.owner,
-        cost_center=job.spec.cost_center,
-        target=job.spec.target,
-        created=now,
-    )
+    record = (
+        existing
+        or JobRecord(
+            job_id=job.job_id,
+            name=job.spec.name,
+            team=job.spec.team,
+            owner=job.spec.owner,
+            cost_center=job.spec.cost_center,
+            target=job.spec.target,
+            created=now,
+        )
+    ).with_run_closed(now)
+    # Limits are for the whole job: the new run gets what earlier runs left of max_runtime and budget.
+    job = replace(job, prior_runtime_s=record.runtime_s(now), prior_cost_usd=accrued_cost(record, now))
     record = record.model_copy(
         update={
             "state": "provisioning",
@@ -210,7 +216,8 @@ def _attend(
         if decision.action != "relaunch":
             break
         say(f"{decision.reason}; relaunching {record.job_id}")
-        record = record.model_copy(update={"preemptions": decision.preemptions})
+        ended = target.observe(record).ended_at or time.time()  # the preempted run's end, for its cost
+        record = record.model_copy(update={"preemptions": decision.preemptions, "ended_at": ended})
         rt.ledger.save(record)
         with job_lock(rt.settings.home, record.job_id, "relaunch"):
             record = _allocate(rt, job, target, record, stop, say, policy_config)

@@ -213,6 +213,7 @@ def test_fast_reader_agrees_with_the_ledger(trainctl_home: Path) -> None:
     save_job(trainctl_home, "a-aaaaaa", start=ts("2026-11-02T00:00"), hours=1, hourly=2.0)
     save_job(trainctl_home, "b-bbbbbb", start=ts("2026-11-03T00:00"), hours=None, hourly=1.0)
     save_job(trainctl_home, "c-cccccc", start=None)
+    _relaunched(trainctl_home, "d-dddddd", running=True)
     jobs = trainctl_home / "jobs"
     (jobs / "broken-000000.json").write_text("{not json")
     (jobs / "partial-000000.json").write_text(json.dumps({"job_id": "partial-000000", "name": "partial"}))
@@ -223,7 +224,7 @@ def test_fast_reader_agrees_with_the_ledger(trainctl_home: Path) -> None:
     fast = {r.job_id: r.cost(now) for r in read_records(trainctl_home)}
     slow = {r.job_id: r.cost_usd if r.cost_usd is not None else accrued_cost(r, now) for r in Ledger(trainctl_home).all()}
     assert fast == slow
-    assert set(fast) == {"a-aaaaaa", "b-bbbbbb", "c-cccccc", "extra-000000"}
+    assert set(fast) == {"a-aaaaaa", "b-bbbbbb", "c-cccccc", "d-dddddd", "extra-000000"}
 
 
 def test_record_cache_follows_every_change(trainctl_home: Path) -> None:
@@ -267,3 +268,32 @@ def test_cost_routes_to_report_unless_a_subcommand_is_named(cli, three_jobs: Non
     assert cli("cost", "report", "--by", "team", *NOV).stdout == cli("cost", "--by", "team", *NOV).stdout
     help_text = cli("cost", "--help").stdout
     assert "activate-tags" in help_text and "report" in help_text
+
+
+def _relaunched(home: Path, job_id: str, *, running: bool = False) -> None:
+    """A spot job preempted after 2 h on 11-02 ($1/h), relaunched on-demand on 11-05 ($3/h) for 1 h."""
+    first = (ts("2026-11-02T10:00"), ts("2026-11-02T12:00"), 1.0)
+    record = save_job(home, job_id, start=ts("2026-11-05T10:00"), hours=None if running else 1, hourly=3.0)
+    cost = None if running else 2.0 + 3.0
+    Ledger(home).save(record.model_copy(update={"past_runs": [first], "cost_usd": cost}))
+
+
+def test_relaunched_job_counts_every_run_on_the_days_each_ran(trainctl_home: Path) -> None:
+    """A preempted and relaunched job costs both runs, each on its own days and at its own price."""
+    _relaunched(trainctl_home, "spot-aaaaaa")
+    whole = report("job", "2026-11-01", "2026-11-30")
+    assert whole.total_usd == pytest.approx(5.0)
+    assert whole.groups[0].days == {"2026-11-02": pytest.approx(2.0), "2026-11-05": pytest.approx(3.0)}
+    assert report("job", "2026-11-05", "2026-11-05").total_usd == pytest.approx(3.0)
+    assert report("job", "2026-11-03", "2026-11-04").groups == []
+
+
+def test_running_relaunched_job_accrues_earlier_runs_too(trainctl_home: Path) -> None:
+    """While the second run is under way, the accrued cost is the first run plus the second so far."""
+    _relaunched(trainctl_home, "spot-bbbbbb", running=True)
+    now = ts("2026-11-05T10:30")
+    assert report("team", now=now).total_usd == pytest.approx(2.0 + 1.5)
+    record = Ledger(trainctl_home).load("spot-bbbbbb")
+    assert record is not None and accrued_cost(record, now) == pytest.approx(3.5)
+    assert record.runtime_s(now) == pytest.approx(2.5 * HOUR)
+    assert record.summary(now)["runs"] == 2 and record.summary(now)["started"] == "2026-11-02T10:00:00Z"

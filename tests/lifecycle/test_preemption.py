@@ -92,3 +92,27 @@ def test_preemptions_beyond_the_limit_fail_the_job(tc: Trainctl, make_job, metad
     job = only_job(tc)
     assert job["state"] == "failed" and "restarts.max_preemptions is 0" in job["reason"]
     assert job["torn_down"] is True
+
+
+def test_budget_is_for_the_whole_job_across_a_relaunch(
+    tc: Trainctl, make_job, metadata: FakeMetadata, generous_caps: str
+) -> None:
+    """$3600/h (a dollar a second) and max_cost_usd 20: preempted after 5-10 s (the agent asks IMDS every
+    5 s), the relaunched run gets only what is left, so the job stops on budget near $20 in all, both
+    runs in its recorded cost."""
+    spec = make_job(steps=4000, step_s=0.05, extra="limits:\n  max_cost_usd: 20\n")
+    env = {"TRAINCTL_LOCAL_SPOT_NOTICE_URL": metadata.url, "TRAINCTL_LOCAL_HOURLY_USD": "3600"}
+    proc = tc.start("up", str(spec), "--policy-config", generous_caps, env=env)
+    wait_until(lambda: _checkpointed(tc), timeout=60)
+    job_id = only_job(tc)["job_id"]
+    wait_until(lambda: tc.json("status", job_id)["cost_usd"] >= 4.0, timeout=30)
+    metadata.notice()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 6, err
+    assert "relaunching" in err and "budget" in err, err
+    assert len([line for line in out.splitlines() if line.startswith("trainer start=")]) == 2
+    job = tc.json("status", job_id)
+    assert job["state"] == "failed" and job["reason"] == "budget"
+    assert job["runs"] == 2
+    # Without the earlier run taken off, the second run alone would spend the whole $20 (total >= 25).
+    assert 17.0 <= job["cost_usd"] <= 23.0, job["cost_usd"]

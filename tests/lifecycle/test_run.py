@@ -94,18 +94,10 @@ def test_secrets_reach_the_run_but_not_state_or_files(tc: Trainctl, make_job, tm
     assert "s3cr3t-value" not in result.stdout + result.stderr
 
 
-def _generous_caps(directory: Path) -> str:
-    """A team policy config whose cost caps let the tests' deliberately expensive local prices through."""
-    path = directory / "caps.yaml"
-    path.write_text("max-hourly-cost: {maxUsd: 100000}\nmax-job-cost: {maxUsd: 100000}\n")
-    return str(path)
-
-
-def test_budget_stops_the_job_and_status_says_budget(tc: Trainctl, make_job, tmp_path: Path) -> None:
+def test_budget_stops_the_job_and_status_says_budget(tc: Trainctl, make_job, generous_caps: str) -> None:
     """With a local price of $3600/h and max_cost_usd 3, the run stops after ~3 s: exit 6, reason budget."""
     spec = make_job(steps=500, step_s=0.05, extra="limits:\n  max_cost_usd: 3\n")
-    caps = _generous_caps(tmp_path)
-    result = tc.run("up", str(spec), "--policy-config", caps, env={"TRAINCTL_LOCAL_HOURLY_USD": "3600"})
+    result = tc.run("up", str(spec), "--policy-config", generous_caps, env={"TRAINCTL_LOCAL_HOURLY_USD": "3600"})
     assert result.returncode == 6, result.stderr
     assert "budget" in result.stderr
     job = only_job(tc)
@@ -116,11 +108,11 @@ def test_budget_stops_the_job_and_status_says_budget(tc: Trainctl, make_job, tmp
     assert any((tc.home / "artifacts" / job["job_id"] / "checkpoints").iterdir())
 
 
-def test_running_job_shows_cost_so_far(tc: Trainctl, make_job, tmp_path: Path) -> None:
+def test_running_job_shows_cost_so_far(tc: Trainctl, make_job, generous_caps: str) -> None:
     """ls and status of a running job show its accrued cost from the configured hourly price."""
     env = {"TRAINCTL_LOCAL_HOURLY_USD": "36"}
     spec = make_job(steps=300, step_s=0.1, extra="limits:\n  max_runtime: 10m\n")
-    started = tc.run("up", str(spec), "--detach", "--policy-config", _generous_caps(tmp_path), env=env)
+    started = tc.run("up", str(spec), "--detach", "--policy-config", generous_caps, env=env)
     assert started.returncode == 0, started.stderr
     job_id = only_job(tc)["job_id"]
     import time
