@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.settings import Settings, get_settings
 from orchestrator.testing.harness import Trainctl, trainctl_cmd, write_job
+from orchestrator.testing.moto_server import MotoServer
 
 __all__ = ["trainctl_cmd"]
 
@@ -76,3 +77,26 @@ def tc(trainctl_home: Path) -> Trainctl:
 def make_job(tmp_path: Path) -> Callable[..., Path]:
     """Write a workdir with the test trainer and a job spec; returns the spec path."""
     return functools.partial(write_job, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """One moto server for the whole session, on 127.0.0.1 and a port the OS chose."""
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    """A freshly reset moto; every AWS client of this test talks to it with dummy credentials."""
+    from orchestrator.cloud import aws
+
+    moto_server.reset()
+    for name, value in moto_server.env().items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "TRAINCTL_AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    aws.clear_clients()
+    yield moto_server
+    aws.clear_clients()

@@ -60,7 +60,7 @@ def clean(rt: Runtime, findings: list[Finding]) -> list[Finding]:
             reap_engine_group(int(finding.detail.split("dead pid ", 1)[1].split()[0]))
             finding.removed = True
         elif finding.kind.startswith("leaked-aws"):
-            from orchestrator.gc.aws import remove_aws
+            from orchestrator.gc.aws_removal import remove_aws
 
             remove_aws(finding)
         log.info("gc.removed", kind=finding.kind, job_id=finding.job_id, resource=finding.resource, removed=finding.removed)

@@ -42,32 +42,11 @@ restarts:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    """One moto server for the whole session, on 127.0.0.1 and a port the OS chose."""
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
 def fault_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
     """The fault-injecting proxy in front of the session's moto server."""
     proxy = FaultProxy(moto_server.url, seed=7).start()
     yield proxy
     proxy.stop()
-
-
-@pytest.fixture
-def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
-    """A freshly reset moto; every AWS client of this test talks to it with dummy credentials.
-
-    Cached clients stay valid across tests: the client cache is keyed by endpoint and identity.
-    """
-    moto_server.reset()
-    for name, value in moto_server.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return moto_server
 
 
 @pytest.fixture

@@ -18,24 +18,10 @@ from orchestrator.agent.s3store import MARKER, S3Store
 from orchestrator.agent.supervisor import Supervisor
 from orchestrator.cloud import aws
 from orchestrator.testing.moto_server import MotoServer
+from orchestrator.testing.scripts import THREE_STEP_TRAINER
 
 pytestmark = pytest.mark.moto
 BUCKET = "trainctl-agent-test"
-TRAIN = """\
-import os, pathlib, time
-ck = pathlib.Path(os.environ["TRAINCTL_CHECKPOINT_DIR"])
-resume = os.environ["TRAINCTL_RESUME_FROM"]
-start = int(pathlib.Path(resume).name.split("-")[1]) + 1 if resume else 0
-print("resume from", pathlib.Path(resume).name if resume else "nothing", flush=True)
-for step in range(start, start + 3):
-    tmp = ck / f".step-{step:04d}"
-    tmp.mkdir()
-    (tmp / "weights.txt").write_text(str(step))
-    os.replace(tmp, ck / f"step-{step:04d}")
-    time.sleep(0.3)
-pathlib.Path(os.environ["TRAINCTL_ARTIFACT_DIR"], "metrics.json").write_text('{"loss": 0.1}')
-print("done", flush=True)
-"""
 
 
 @pytest.fixture
@@ -48,7 +34,7 @@ def bucket(moto: MotoServer) -> Any:
 def _config(tmp_path: Path, machine: str, **overrides: Any) -> AgentConfig:
     workdir = tmp_path / machine
     workdir.mkdir()
-    (workdir / "train.py").write_text(TRAIN)
+    (workdir / "train.py").write_text(THREE_STEP_TRAINER)
     values: dict[str, Any] = {
         "job_id": "agent-test-abc123",
         "workdir": str(workdir),

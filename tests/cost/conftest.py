@@ -67,29 +67,6 @@ def save_job(
     return record
 
 
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[MotoServer]:
-    """One moto server for the session, on 127.0.0.1."""
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    """moto, reset, with every AWS client of this test pointed at it."""
-    from orchestrator.cloud import aws
-
-    moto_server.reset()
-    for name, value in moto_server.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.delenv("TRAINCTL_AWS_ENDPOINT_URL", raising=False)
-    aws.clear_clients()
-    yield moto_server
-    aws.clear_clients()
-
-
 @pytest.fixture
 def proxy(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     """The fault proxy in front of moto; clients of this test go through it."""

@@ -27,7 +27,8 @@ from orchestrator.agent.s3store import S3Store
 from orchestrator.agent.supervisor import Supervisor
 from orchestrator.cloud import aws
 from orchestrator.errors import AccessDeniedError
-from orchestrator.gc.aws import aws_findings, remove_aws
+from orchestrator.gc.aws import aws_findings
+from orchestrator.gc.aws_removal import remove_aws
 from orchestrator.gc.findings import StackFacts
 from orchestrator.jobs.records import JobRecord
 from orchestrator.logs import configure_logging
@@ -37,6 +38,7 @@ from orchestrator.targets.aws.target import AwsTarget
 from orchestrator.testing import faults as fault_kinds
 from orchestrator.testing.faults import Fault, FaultProxy
 from orchestrator.testing.moto_server import MotoServer, interrupt_spot, register_image
+from orchestrator.testing.scripts import THREE_STEP_TRAINER
 from tests.cost.conftest import ce_day, queue_cost_results, save_job, ts
 from tests.reliability.conftest import TABLES
 from tests.reliability.test_gc_aws import ALL_KINDS, FAST_RETRIES, moto_client, plant, present, tags
@@ -57,20 +59,6 @@ JSON_PREFIXES = {
 }
 SERVICES = ("ec2", "s3", "logs", "iam", "sts", "tagging", "ssm", "ce")
 JSON_TYPE = "application/x-amz-json-1.1"
-TRAIN = """\
-import os, pathlib, time
-ck = pathlib.Path(os.environ["TRAINCTL_CHECKPOINT_DIR"])
-resume = os.environ["TRAINCTL_RESUME_FROM"]
-start = int(pathlib.Path(resume).name.split("-")[1]) + 1 if resume else 0
-print("resume from", pathlib.Path(resume).name if resume else "nothing", flush=True)
-for step in range(start, start + 3):
-    tmp = ck / f".step-{step:04d}"
-    tmp.mkdir()
-    (tmp / "weights.txt").write_text(str(step))
-    os.replace(tmp, ck / f"step-{step:04d}")
-    time.sleep(0.3)
-pathlib.Path(os.environ["TRAINCTL_ARTIFACT_DIR"], "metrics.json").write_text('{"loss": 0.1}')
-"""
 
 
 def service_of(action: str | None, target: str | None, body: bytes) -> str:
@@ -157,14 +145,6 @@ def _events(stderr: str) -> list[dict[str, Any]]:
     return events
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    """One moto server for this module, on 127.0.0.1."""
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def chaos(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Chaos]:
     """A reset moto behind a fresh fault proxy (seeded: the same faults every run); fast trainctl retries."""
@@ -235,7 +215,7 @@ def test_artifact_sync_survives_throttled_s3(chaos: Chaos, tmp_path: Path) -> No
     def config(machine: str) -> AgentConfig:
         workdir = tmp_path / machine
         workdir.mkdir()
-        (workdir / "train.py").write_text(TRAIN)
+        (workdir / "train.py").write_text(THREE_STEP_TRAINER)
         return AgentConfig(
             job_id="chaos-sync-abc123",
             workdir=str(workdir),

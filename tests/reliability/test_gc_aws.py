@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from orchestrator.cloud import aws
-from orchestrator.gc.aws import NO_STACK, NO_STACK_NO_RECORD, NOT_HELD, aws_findings, remove_aws
+from orchestrator.gc.aws import NO_STACK, NO_STACK_NO_RECORD, NOT_HELD, aws_findings
+from orchestrator.gc.aws_removal import remove_aws
 from orchestrator.gc.findings import StackFacts
 from orchestrator.jobs.records import JobRecord, Ledger
 from orchestrator.logs import configure_logging
@@ -154,27 +154,14 @@ def finding_kinds(findings: list[dict[str, Any]], job_id: str) -> set[str]:
     return {f["kind"].removeprefix("leaked-aws-") for f in findings if f["job_id"] == job_id}
 
 
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    """One moto server for this module, on 127.0.0.1."""
-    server = MotoServer().start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
-    """A reset moto; AWS clients of this test go to it with dummy credentials and fast retries."""
-    moto_server.reset()
-    for name, value in {**moto_server.env(), **FAST_RETRIES}.items():
+def moto(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The shared reset moto, with fast trainctl retries."""
+    for name, value in FAST_RETRIES.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "TRAINCTL_AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
-    aws.clear_clients()
     configure_logging("json", "info")  # log to this test's stderr (an earlier test's capture may be closed)
-    yield moto_server
-    aws.clear_clients()
+    return moto
 
 
 def save_record(home: Path, job_id: str, state: str) -> JobRecord:
