@@ -17,14 +17,7 @@ def cancel_job(rt: Runtime, ref: str) -> JobRecord:
     bind_job(record.job_id)
     if record.torn_down:
         return record
-    return teardown_job(
-        rt,
-        record.job_id,
-        requested="cancelled",
-        reason="cancelled by `trainctl cancel`",
-        on_event=EngineProgress(),
-        wait_s=_wait_for(rt, record.job_id),
-    )
+    return _stop_and_tear_down(rt, record, "cancelled by `trainctl cancel`")
 
 
 def down_job(rt: Runtime, ref: str, *, purge: bool) -> tuple[JobRecord, list[str]]:
@@ -32,14 +25,7 @@ def down_job(rt: Runtime, ref: str, *, purge: bool) -> tuple[JobRecord, list[str
     record = rt.ledger.resolve(ref)
     bind_job(record.job_id)
     if not record.torn_down:
-        record = teardown_job(
-            rt,
-            record.job_id,
-            requested="cancelled",
-            reason="stopped by `trainctl down`",
-            on_event=EngineProgress(),
-            wait_s=_wait_for(rt, record.job_id),
-        )
+        record = _stop_and_tear_down(rt, record, "stopped by `trainctl down`")
     removed: list[str] = []
     if purge:
         removed = get_target(record.target).purge(record)
@@ -52,6 +38,12 @@ def _wait_for(rt: Runtime, job_id: str) -> float:
     """Wait for a teardown already under way (same goal); refuse at once (exit 4) during any other operation."""
     holder = lock_holder(rt.settings.home, job_id)
     return TEARDOWN_LOCK_WAIT_S if holder is not None and holder.get("operation") == "tear down" else 0.0
+
+
+def _stop_and_tear_down(rt: Runtime, record: JobRecord, reason: str) -> JobRecord:
+    """The run saves a final checkpoint and stops, the stack is destroyed (artifacts kept): cancelled."""
+    wait_s = _wait_for(rt, record.job_id)
+    return teardown_job(rt, record.job_id, requested="cancelled", reason=reason, on_event=EngineProgress(), wait_s=wait_s)
 
 
 def finalize_job(rt: Runtime, job_id: str) -> JobRecord:

@@ -12,7 +12,7 @@ import pytest
 from orchestrator.policy.config import load_config, merge
 from orchestrator.policy.evaluate import check_plan, job_team, plan_resources
 from orchestrator.policy.pack import load_policies
-from tests.policy.conftest import DYNAMIC, JOB_TAGS
+from tests.policy.conftest import DYNAMIC, JOB_TAGS, manifest
 
 REPO = Path(__file__).resolve().parents[2]
 PROVIDER_REF = "urn:pulumi:j-1::trainctl::pulumi:pulumi:Stack$pulumi:providers:aws::aws::aws-offline-id"
@@ -23,21 +23,9 @@ def _plan(*entries: dict[str, Any]) -> dict[str, Any]:
 
 
 def _manifest(**overrides: Any) -> dict[str, Any]:
-    inputs = {
-        "kind": "trainctl:job",
-        "job_id": "j-1",
-        "target": "aws",
-        "team": "vision",
-        "instance_type": "g5.xlarge",
-        "region": "us-east-1",
-        "spot": True,
-        "on_demand_fallback": True,
-        "disk_gb": 100,
-        "max_runtime_s": 7200,
-        "max_cost_usd": 20.0,
-        "tags": JOB_TAGS,
-    }
-    return {"type": DYNAMIC, "name": "job-manifest", "inputs": {**inputs, **overrides}}
+    """The shared test manifest as a plan document entry."""
+    job = manifest(**overrides)
+    return {"type": job.type, "name": job.name, "inputs": dict(job.props)}
 
 
 PROVIDER = {
