@@ -43,6 +43,20 @@ def bind_job(job_id: str, **extra: object) -> None:
     structlog.contextvars.bind_contextvars(job_id=job_id, **extra)
 
 
+class _StderrLogger:
+    """Writes each rendered event to ``sys.stderr`` as it is at that moment (not as it was when logging
+    was configured: a redirected or replaced stderr, e.g. a test's capture, gets the events)."""
+
+    @classmethod
+    def factory(cls, *args: Any) -> _StderrLogger:
+        return cls()
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
 def _apply(structlog: Any) -> None:
     use_console = _Config.fmt == "console" or (_Config.fmt == "auto" and sys.stderr.isatty())
     renderer: Any = structlog.dev.ConsoleRenderer(colors=True) if use_console else structlog.processors.JSONRenderer()
@@ -54,7 +68,7 @@ def _apply(structlog: Any) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[_Config.level]),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_StderrLogger.factory,
         cache_logger_on_first_use=False,
     )
     _Config.applied = True
