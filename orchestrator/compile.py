@@ -35,6 +35,7 @@ class CompiledJob:
     home: Path
     hourly_usd: float
     grace_period_s: float
+    on_demand_hourly_usd: float | None = None  # a spot job with on-demand fallback: the fallback's price
     region: str | None = None
     # What earlier runs of this job already used: the limits (max_runtime, max_cost_usd) are for the
     # whole job, so a relaunched run gets only what is left.
@@ -50,6 +51,13 @@ class CompiledJob:
     def artifacts_dir(self) -> Path:
         """The local artifact store (retained on teardown)."""
         return self.home / "artifacts" / self.job_id
+
+    def run_price(self, outputs: dict[str, Any]) -> float:
+        """The hourly price of the run the stack outputs describe: a spot job that fell back to on-demand
+        (stack output ``purchased``) pays the on-demand price."""
+        if outputs.get("purchased") == "on-demand" and self.on_demand_hourly_usd is not None:
+            return self.on_demand_hourly_usd
+        return self.hourly_usd
 
     def agent_config(self, *, workdir: str, store_url: str, **target_specific: Any) -> AgentConfig:
         """The agent's instructions for this job; each target adds where it runs and its own hooks."""
@@ -71,6 +79,7 @@ class CompiledJob:
             grace_period_s=self.grace_period_s,
             hourly_usd=self.hourly_usd,
             max_cost_usd=spec.limits.max_cost_usd,
+            on_demand_hourly_usd=self.on_demand_hourly_usd,
             prior_runtime_s=self.prior_runtime_s,
             prior_cost_usd=self.prior_cost_usd,
             **target_specific,
@@ -122,7 +131,15 @@ def read_secrets(spec: JobSpec, environ: dict[str, str] | None = None) -> dict[s
     return {name: env[name] for name in spec.secrets}
 
 
-def compile_job(loaded: LoadedSpec, job_id: str, settings: Settings, *, hourly_usd: float, read_env: bool = True) -> CompiledJob:
+def compile_job(
+    loaded: LoadedSpec,
+    job_id: str,
+    settings: Settings,
+    *,
+    hourly_usd: float,
+    on_demand_hourly_usd: float | None = None,
+    read_env: bool = True,
+) -> CompiledJob:
     """Everything the target needs for ``job_id``; raises InvalidInputError on a missing workdir or secret."""
     spec = loaded.spec
     source = loaded.workdir
@@ -139,6 +156,7 @@ def compile_job(loaded: LoadedSpec, job_id: str, settings: Settings, *, hourly_u
         secret_values=secrets,
         home=settings.home,
         hourly_usd=hourly_usd,
+        on_demand_hourly_usd=on_demand_hourly_usd,
         grace_period_s=settings.grace_period_s,
         region=region,
     )

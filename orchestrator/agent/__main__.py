@@ -22,6 +22,8 @@ def main(argv: list[str]) -> int:
         from orchestrator.agent.imds import SpotNotice
 
         interruption = SpotNotice(config.spot_notice_url)
+        if config.on_demand_hourly_usd is not None:
+            config = config.for_market(interruption.market())
     supervisor = Supervisor(config, open_store(config.store_url), interruption=interruption)
     code = supervisor.run()
     # Hooks outlive the agent (own session) and do not carry the job id: they are not the job's processes.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,8 @@ class AgentConfig:
     grace_period_s: float = 10.0
     heartbeat_s: float = 2.0
     hourly_usd: float = 0.0
+    # A spot job that may fall back to on-demand: the price to budget with if it did.
+    on_demand_hourly_usd: float | None = None
     max_cost_usd: float | None = None
     started_at: float | None = None
     prior_runtime_s: float = 0.0
@@ -42,6 +44,12 @@ class AgentConfig:
         data: dict[str, Any] = json.loads(path.read_text())
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+    def for_market(self, market: str | None) -> AgentConfig:
+        """This config priced for how the instance was bought: a fallback to on-demand budgets at that price."""
+        if market == "on-demand" and self.on_demand_hourly_usd is not None:
+            return replace(self, hourly_usd=self.on_demand_hourly_usd)
+        return self
 
     def deadline(self, started_at: float) -> tuple[float | None, str | None]:
         """When the run must stop and why: ``max_runtime`` or the dollar budget, whichever is first.

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 DEFAULT_URL = "http://169.254.169.254/latest/meta-data/spot/instance-action"
 TOKEN_PATH = "/latest/api/token"  # noqa: S105 - a URL path, not a secret
+LIFECYCLE_PATH = "/latest/meta-data/instance-life-cycle"  # "spot" or "on-demand"
 TOKEN_TTL_S = 21600
 MIN_INTERVAL_S = 5.0
 TIMEOUT_S = 1.0
@@ -86,14 +87,27 @@ class SpotNotice:
         self._token_expires = now + TOKEN_TTL_S - 60
         return token
 
+    def market(self) -> str | None:
+        """``spot`` or ``on-demand``: how this instance was bought (None when the service does not say)."""
+        token = self._session_token(self._clock())
+        if token is None:
+            return None
+        parts = urlsplit(self.url)
+        status, body = self._fetch(token, f"{parts.scheme}://{parts.netloc}{LIFECYCLE_PATH}")
+        if status != 200:
+            return None
+        return body.decode(errors="replace").strip() or None
+
     def _get(self, token: str) -> int | None:
-        request = urllib.request.Request(self.url, headers={"X-aws-ec2-metadata-token": token})  # noqa: S310 - fixed http URL
+        return self._fetch(token, self.url)[0]
+
+    def _fetch(self, token: str, url: str) -> tuple[int | None, bytes]:
+        request = urllib.request.Request(url, headers={"X-aws-ec2-metadata-token": token})  # noqa: S310 - fixed http URL
         self.requests += 1
         try:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as answer:  # noqa: S310 - fixed http URL
-                answer.read()
-                return int(answer.status)
+                return int(answer.status), answer.read()
         except urllib.error.HTTPError as e:
-            return int(e.code)
+            return int(e.code), b""
         except (urllib.error.URLError, OSError, ValueError):
-            return None
+            return None, b""

@@ -40,3 +40,14 @@ class Runtime:
         region = resources.region or self.settings.default_region
         assert resources.instance_type is not None
         return current_catalog().hourly(region, resources.instance_type, spot=resources.spot).usd
+
+    def fallback_price(self, spec: JobSpec) -> float | None:
+        """The on-demand price a spot job with ``on_demand_fallback`` pays if it falls back (else None)."""
+        resources = spec.resources
+        if spec.target == "local" or not (resources.spot and resources.on_demand_fallback):
+            return None
+        from orchestrator.cost.catalog import current_catalog
+
+        assert resources.instance_type is not None
+        region = resources.region or self.settings.default_region
+        return current_catalog().hourly(region, resources.instance_type, spot=False).usd

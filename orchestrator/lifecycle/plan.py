@@ -46,7 +46,8 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: P
     spec = loaded.spec
     job_id = f"{spec.name}-plan{secrets.token_hex(2)}"
     price = estimate_job(rt, spec)
-    job = compile_job(loaded, job_id, rt.settings, hourly_usd=price.hourly_usd, read_env=False)
+    fallback = rt.fallback_price(spec)
+    job = compile_job(loaded, job_id, rt.settings, hourly_usd=price.hourly_usd, on_demand_hourly_usd=fallback, read_env=False)
     program = get_target(spec.target).program(job)
     if offline:
         from orchestrator.lifecycle.offline_plan import offline_plan

@@ -72,7 +72,9 @@ def up_job(
                 return UpOutcome(existing, "already-running")
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
             bind_job(job_id)
-            compiled = compile_job(loaded, job_id, rt.settings, hourly_usd=rt.hourly_price(spec))
+            compiled = compile_job(
+                loaded, job_id, rt.settings, hourly_usd=rt.hourly_price(spec), on_demand_hourly_usd=rt.fallback_price(spec)
+            )
             rt.workspace  # noqa: B018 - find the engine before recording anything
             with job_lock(rt.settings.home, job_id, "up"):
                 record = _allocate(rt, compiled, target, existing, stop, say, policy_config)
@@ -173,7 +175,14 @@ def _allocate(
             raise _stopped(stop) from None
         _teardown_after_stop(rt, job.job_id, stop, say, reason=f"allocation failed: {e.message}")
         raise
-    record = record.model_copy(update={"state": "running", "started_at": time.time(), "outputs": target.outputs_summary(outputs)})
+    record = record.model_copy(
+        update={
+            "state": "running",
+            "started_at": time.time(),
+            "outputs": target.outputs_summary(outputs),
+            "hourly_usd": job.run_price(outputs),
+        }
+    )
     rt.ledger.save(record)
     if stop.stop_requested:
         _teardown_after_stop(rt, job.job_id, stop, say)

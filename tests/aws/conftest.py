@@ -13,6 +13,7 @@ from orchestrator.compile import CompiledJob, compile_job
 from orchestrator.settings import get_settings
 from orchestrator.spec.loader import load_spec
 from orchestrator.testing.faults import FaultProxy
+from orchestrator.testing.imds import FakeImds
 from orchestrator.testing.moto_server import MotoServer
 
 SPEC = """\
@@ -72,6 +73,7 @@ def make_job(tmp_path: Path) -> Callable[..., CompiledJob]:
         secrets: tuple[str, ...] = (),
         name: str = "vision-run",
         job_id: str = "vision-run-a1b2c3",
+        on_demand_hourly_usd: float | None = None,
     ) -> CompiledJob:
         workdir = tmp_path / f"spec-{job_id}"
         workdir.mkdir(exist_ok=True)
@@ -87,7 +89,9 @@ def make_job(tmp_path: Path) -> Callable[..., CompiledJob]:
         )
         path = workdir / "job.yaml"
         path.write_text(text)
-        return compile_job(load_spec(path), job_id, get_settings(), hourly_usd=1.0, read_env=False)
+        settings = get_settings()
+        spot_prices = {"hourly_usd": 1.0, "on_demand_hourly_usd": on_demand_hourly_usd}
+        return compile_job(load_spec(path), job_id, settings, **spot_prices, read_env=False)
 
     return make
 
@@ -109,3 +113,11 @@ def record_for(job: CompiledJob, **outputs: Any) -> Any:
         spec=job.spec.to_document(),
         outputs={"region": job.region, **outputs},
     )
+
+
+@pytest.fixture
+def imds() -> Iterator[FakeImds]:
+    """A fake instance metadata service (IMDSv2) on 127.0.0.1."""
+    fake = FakeImds()
+    yield fake
+    fake.stop()

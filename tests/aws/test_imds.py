@@ -3,56 +3,9 @@
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
 
 from orchestrator.agent.imds import SpotNotice
-
-ACTION_PATH = "/latest/meta-data/spot/instance-action"
-
-
-class FakeImds:
-    """IMDSv2: PUT /latest/api/token hands out a token; GETs without a valid one get 401."""
-
-    def __init__(self) -> None:
-        self.action: bytes | None = None
-        self.tokens_issued = 0
-        self.valid_token = "token-1"
-        self.gets = 0
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-            def do_PUT(self) -> None:
-                if self.path != "/latest/api/token" or not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
-                    self._answer(400, b"")
-                    return
-                fake.tokens_issued += 1
-                self._answer(200, fake.valid_token.encode())
-
-            def do_GET(self) -> None:
-                fake.gets += 1
-                if self.headers.get("X-aws-ec2-metadata-token") != fake.valid_token:
-                    self._answer(401, b"")
-                elif self.path == ACTION_PATH and fake.action is not None:
-                    self._answer(200, fake.action)
-                else:
-                    self._answer(404, b"Not Found")
-
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{ACTION_PATH}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+from orchestrator.testing.imds import ACTION_PATH, FakeImds
 
 
 class Clock:
@@ -61,14 +14,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def imds() -> Iterator[FakeImds]:
-    fake = FakeImds()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
 
 
 def test_notice_appears_once_instance_action_answers_200(imds: FakeImds) -> None:
@@ -117,3 +62,14 @@ def test_never_raises_when_the_metadata_service_is_unreachable() -> None:
     assert notice() is False
     clock.now += 5
     assert notice() is False
+
+
+def test_market_says_how_the_instance_was_bought(imds: FakeImds) -> None:
+    """instance-life-cycle answers spot or on-demand; no answer means unknown (None), never an error."""
+    notice = SpotNotice(imds.url)
+    assert notice.market() is None
+    imds.market = b"on-demand"
+    assert notice.market() == "on-demand"
+    imds.market = b"spot\n"
+    assert notice.market() == "spot"
+    assert SpotNotice("http://127.0.0.1:9/latest/meta-data/spot/instance-action", timeout_s=0.2).market() is None

@@ -1,0 +1,58 @@
+"""A fake IMDSv2 on 127.0.0.1 for agent tests: session tokens, the spot notice, the instance's market."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from orchestrator.agent.imds import LIFECYCLE_PATH
+
+ACTION_PATH = "/latest/meta-data/spot/instance-action"
+
+
+class FakeImds:
+    """IMDSv2: PUT /latest/api/token hands out a token; GETs without a valid one get 401."""
+
+    def __init__(self) -> None:
+        self.action: bytes | None = None
+        self.market: bytes | None = None
+        self.tokens_issued = 0
+        self.valid_token = "token-1"  # noqa: S105 - a fake session token
+        self.gets = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+            def do_PUT(self) -> None:
+                if self.path != "/latest/api/token" or not self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+                    self._answer(400, b"")
+                    return
+                fake.tokens_issued += 1
+                self._answer(200, fake.valid_token.encode())
+
+            def do_GET(self) -> None:
+                fake.gets += 1
+                if self.headers.get("X-aws-ec2-metadata-token") != fake.valid_token:
+                    self._answer(401, b"")
+                elif self.path == ACTION_PATH and fake.action is not None:
+                    self._answer(200, fake.action)
+                elif self.path == LIFECYCLE_PATH and fake.market is not None:
+                    self._answer(200, fake.market)
+                else:
+                    self._answer(404, b"Not Found")
+
+            def _answer(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{ACTION_PATH}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
