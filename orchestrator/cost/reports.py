@@ -102,9 +102,12 @@ class CostRecord(NamedTuple):
 
     def run_costs(self, now: float) -> list[tuple[float, float, float]]:
         """(started, ended, USD) of each run; a recorded final cost is shared out in proportion to the runs' costs."""
+        runs_so_far = self.runs(now)
+        if self.cost_usd is not None and len(runs_so_far) == 1:  # the common case: one run, its cost recorded
+            return [(runs_so_far[0][0], runs_so_far[0][1], self.cost_usd)]
         from orchestrator.cost.accrual import run_cost
 
-        runs = [(start, end, run_cost(self.target, hourly, end - start)) for start, end, hourly in self.runs(now)]
+        runs = [(start, end, run_cost(self.target, hourly, end - start)) for start, end, hourly in runs_so_far]
         if self.cost_usd is None or not runs:
             return runs
         computed = sum(usd for _, _, usd in runs)
