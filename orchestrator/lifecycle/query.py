@@ -49,12 +49,26 @@ def job_status(rt: Runtime, ref: str) -> dict[str, Any]:
     record = current(rt, rt.ledger.resolve(ref))
     summary = record.summary()
     summary["torn_down"] = record.torn_down
+    summary["next"] = next_step(record)
     summary["outputs"] = record.outputs
     if record.state in ("running", "provisioning"):
         seen = get_target(record.target).observe(record)
         summary["newest_checkpoint"] = seen.newest_checkpoint
         summary["heartbeat_age_s"] = round(time.time() - seen.updated_at, 1) if seen.updated_at else None
     return summary
+
+
+def next_step(record: JobRecord) -> str | None:
+    """What a user would run next for this job (None: nothing is left to do)."""
+    job = record.job_id
+    if record.state in ("provisioning", "running"):
+        return f"trainctl logs {job} -f  (follow it), or trainctl cancel {job}"
+    if record.state == "interrupted":
+        spec = record.spec_path or "SPEC"
+        return f"trainctl up {spec}  (resumes it from its newest checkpoint), or trainctl down {job}"
+    if not record.torn_down:
+        return f"trainctl down {job}  (its stack still exists)"
+    return None
 
 
 def list_jobs(rt: Runtime, *, state: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ def test_detach_status_logs_cancel(tc: Trainctl, make_job) -> None:
     job_id = only_job(tc)["job_id"]
     status = tc.json("status", job_id)
     assert status["state"] == "running" and status["job_id"] == job_id
+    assert status["next"].startswith(f"trainctl logs {job_id} -f")
     wait_until(lambda: _step_count(tc, job_id) >= 3)
     logs = tc.run("logs", job_id)
     assert logs.returncode == 0 and "step 1" in logs.stdout
@@ -40,6 +41,7 @@ def test_detach_status_logs_cancel(tc: Trainctl, make_job) -> None:
     assert cancelled.returncode == 0, cancelled.stderr
     record = tc.record(job_id)
     assert record["state"] == "cancelled" and record["torn_down"] is True
+    assert tc.json("status", job_id)["next"] is None
     assert "SIGTERM at step" in (tc.home / "artifacts" / job_id / "logs" / "output.log").read_text()
     assert job_processes(job_id) == []
     assert not (tc.home / "runs" / job_id).exists()

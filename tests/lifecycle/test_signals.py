@@ -60,6 +60,7 @@ def test_sigint_during_up_stops_cleanly(tc: Trainctl, make_job, point: str) -> N
     job = only_job(tc)
     job_id = job["job_id"]
     assert job["state"] == "interrupted", job
+    assert tc.json("status", job["job_id"])["next"].startswith(f"trainctl up {spec} ")
     assert engine_locks(tc.home) == [], output
     assert pending_operations(tc.home, job_id) == []
     assert live_resources(tc.home, job_id) == []
