@@ -53,12 +53,26 @@ def test_on_demand_estimate_is_catalog_price_times_runtime_plus_disk(cli, tmp_pa
     assert {line["unit"] for line in estimate["lines"]} == {"instance-hour", "GB-month"}
 
 
-def test_spot_estimate_uses_the_spot_price(cli, tmp_path: Path) -> None:
-    """A spot spec is priced at the catalog's spot figure."""
+def test_spot_estimate_uses_the_spot_price_and_shows_the_fallback(cli, tmp_path: Path) -> None:
+    """A spot spec is priced at the catalog's spot figure; as it may fall back (the default), the plan also
+    prices the on-demand case, in JSON and in text."""
     result = cli("plan", write(tmp_path, spot=True), "--offline", "--output", "json")
     assert result.exit_code == 0, result.stderr
-    spot = load_catalog().hourly("us-east-1", "g4dn.xlarge", spot=True).usd
-    assert json.loads(result.stdout)["estimate"]["hourly_usd"] == pytest.approx(spot)
+    catalog = load_catalog()
+    spot = catalog.hourly("us-east-1", "g4dn.xlarge", spot=True).usd
+    on_demand = catalog.hourly("us-east-1", "g4dn.xlarge", spot=False).usd
+    plan = json.loads(result.stdout)
+    assert plan["estimate"]["hourly_usd"] == pytest.approx(spot)
+    assert plan["estimate_if_fallback"]["hourly_usd"] == pytest.approx(on_demand)
+    assert plan["estimate_if_fallback"]["max_usd"] > plan["estimate"]["max_usd"]
+    text = cli("plan", write(tmp_path, spot=True), "--offline")
+    assert f"if spot falls back to on-demand: ${on_demand:.4f}/h" in text.stdout
+
+
+def test_no_fallback_estimate_when_no_fallback_can_happen(cli, tmp_path: Path) -> None:
+    result = cli("plan", write(tmp_path), "--offline", "--output", "json")
+    assert json.loads(result.stdout)["estimate_if_fallback"] is None
+    assert "falls back" not in cli("plan", write(tmp_path), "--offline").stdout
 
 
 def test_unknown_instance_type_exits_2_naming_it(cli, tmp_path: Path) -> None:

@@ -18,8 +18,9 @@ from orchestrator.spec.models import JobSpec
 from orchestrator.targets import get_target
 
 
-def estimate_job(rt: Runtime, spec: JobSpec) -> Estimate:
-    """Hourly price and maximum cost (hourly x max_runtime, plus storage) of ``spec``."""
+def estimate_job(rt: Runtime, spec: JobSpec, *, on_demand: bool = False) -> Estimate:
+    """Hourly price and maximum cost (hourly x max_runtime, plus storage) of ``spec`` (``on_demand``:
+    as if its spot request fell back to on-demand)."""
     max_runtime = float(spec.limits.max_runtime) if spec.limits.max_runtime else None
     if spec.target == "local":
         return estimate_local(rt.settings.local_hourly_usd, max_runtime)
@@ -31,7 +32,7 @@ def estimate_job(rt: Runtime, spec: JobSpec) -> Estimate:
         current_catalog(),
         region=resources.region or rt.settings.default_region,
         instance_type=resources.instance_type,
-        spot=resources.spot,
+        spot=resources.spot and not on_demand,
         disk_gb=resources.disk_gb,
         max_runtime_s=max_runtime,
     )
@@ -65,6 +66,8 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: P
         "offline": offline,
         **document,
         "estimate": price.to_dict(),
+        # A spot job that may fall back to on-demand: what it costs then (the cost policies judge this case).
+        "estimate_if_fallback": estimate_job(rt, spec, on_demand=True).to_dict() if fallback is not None else None,
         "policy": {"violations": [v.to_dict() for v in violations], "blocked": any(v.mandatory for v in violations)},
     }
 

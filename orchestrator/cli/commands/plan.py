@@ -58,6 +58,10 @@ def _render(plan: dict[str, Any]) -> None:
     total = "unbounded (set limits.max_runtime)" if est["max_usd"] is None else f"${est['max_usd']:.4f}"
     as_of = f", prices as of {est['prices_as_of']}" if est.get("prices_as_of") else ""
     say(f"  total: ${est['hourly_usd']:.4f}/h, at most {total} {est['currency']}{as_of}")
+    worst = plan.get("estimate_if_fallback")
+    if worst:
+        most = "unbounded" if worst["max_usd"] is None else f"${worst['max_usd']:.4f}"
+        say(f"  if spot falls back to on-demand: ${worst['hourly_usd']:.4f}/h, at most {most} {worst['currency']}")
     violations = plan["policy"]["violations"]
     say("policy: " + ("no violations" if not violations else f"{len(violations)} violation(s)"))
     for v in violations:
