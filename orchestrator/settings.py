@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = None
     grace_period_s: float = Field(default=10.0, gt=0, le=3600)
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)
+    watch_interval_s: float = Field(
+        default=20.0, gt=0, le=3600, description="how often the watcher of a detached job looks at it (cloud calls each time)"
+    )
     # 8: with one botocore attempt per request, 30% independent throttling fails a call 0.3^8 = 7e-5 of the time
     retry_max_attempts: int = Field(default=8, ge=1, le=100)
     retry_base_delay_s: float = Field(default=0.2, gt=0, le=60)

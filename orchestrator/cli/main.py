@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prices": ("prices", "Inspect and refresh the price catalog."),
 }
 # Commands that work but are not listed: internal hooks.
-HIDDEN: dict[str, str] = {"finalize": "finalize"}
+HIDDEN: dict[str, str] = {"finalize": "finalize", "watch": "watch"}
 
 
 class LazyGroup(click.Group):

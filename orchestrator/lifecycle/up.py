@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from orchestrator.compile import CompiledJob, compile_job
 from orchestrator.cost.accrual import accrued_cost
@@ -29,6 +29,9 @@ from orchestrator.policy import PolicyCollector, engine_policy_args
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets import get_target
 from orchestrator.targets.base import Target
+
+if TYPE_CHECKING:
+    from orchestrator.targets.preemption import Decision
 
 Say = Callable[[str], None]
 END_STATES = ("succeeded", "failed", "stopped", "gone")
@@ -55,7 +58,7 @@ def up_job(
     """Allocate and run the job of ``loaded``; see the module docstring for resume rules."""
     spec = loaded.spec
     target = get_target(spec.target)
-    with GracefulStop(on_first=_forward_to_engine, on_second=_kill_engine) as stop:
+    with GracefulStop(on_first=forward_to_engine, on_second=kill_engine) as stop:
         with job_lock(rt.settings.home, f"name-{spec.name}", "up"):
             existing = None if new else rt.ledger.newest_unfinished(spec.name)
             if existing is not None:
@@ -79,7 +82,11 @@ def up_job(
             with job_lock(rt.settings.home, job_id, "up"):
                 record = _allocate(rt, compiled, target, existing, stop, say, policy_config)
         if detach:
+            from orchestrator.lifecycle.watch import spawn_watcher
+
+            watch_log = spawn_watcher(rt, job_id, policy_config, secrets=spec.secrets)
             say(f"job {job_id} is running (detached): `trainctl logs {job_id} -f`, `trainctl status {job_id}`")
+            say(f"a watcher relaunches it after a preemption and tears it down when it ends (log: {watch_log})")
             return UpOutcome(record, "started")
         record = _attend(rt, compiled, record, target, stop, say, output or sys.stdout.buffer, policy_config)
     if record.state == "failed":
@@ -219,17 +226,35 @@ def _attend(
             _teardown_after_stop(rt, record.job_id, stop, say)
             raise _stopped(stop)
         decision = target.relaunch_decision(record)
-        if decision.action == "give-up":
-            say(f"giving up: {decision.reason}; tearing down {record.job_id} (artifacts are kept)")
-            return teardown_job(rt, record.job_id, requested="failed", reason=decision.reason, on_event=EngineProgress())
         if decision.action != "relaunch":
-            break
-        say(f"{decision.reason}; relaunching {record.job_id}")
-        ended = target.observe(record).ended_at or time.time()  # the preempted run's end, for its cost
-        record = record.model_copy(update={"preemptions": decision.preemptions, "ended_at": ended})
-        rt.ledger.save(record)
-        with job_lock(rt.settings.home, record.job_id, "relaunch"):
-            record = _allocate(rt, job, target, record, stop, say, policy_config)
+            return tear_down_ended(rt, record, decision, say)
+        record = relaunch(rt, job, record, target, decision, stop, say, policy_config)
+
+
+def relaunch(
+    rt: Runtime,
+    job: CompiledJob,
+    record: JobRecord,
+    target: Target,
+    decision: Decision,
+    stop: GracefulStop,
+    say: Say,
+    policy_config: Path | None,
+) -> JobRecord:
+    """After a preemption: allocate the job again; its run resumes from the newest checkpoint."""
+    say(f"{decision.reason}; relaunching {record.job_id}")
+    ended = target.observe(record).ended_at or time.time()  # the preempted run's end, for its cost
+    record = record.model_copy(update={"preemptions": decision.preemptions, "ended_at": ended})
+    rt.ledger.save(record)
+    with job_lock(rt.settings.home, record.job_id, "relaunch"):
+        return _allocate(rt, job, target, record, stop, say, policy_config)
+
+
+def tear_down_ended(rt: Runtime, record: JobRecord, decision: Decision, say: Say) -> JobRecord:
+    """The run ended and is not relaunched: tear the job down (artifacts kept), failed if we gave up on it."""
+    if decision.action == "give-up":
+        say(f"giving up: {decision.reason}; tearing down {record.job_id} (artifacts are kept)")
+        return teardown_job(rt, record.job_id, requested="failed", reason=decision.reason, on_event=EngineProgress())
     say(f"run ended; tearing down {record.job_id} (artifacts are kept)")
     return teardown_job(rt, record.job_id, on_event=EngineProgress())
 
@@ -258,13 +283,13 @@ def _why(stop: GracefulStop, error: TrainctlError) -> str:
     return f"stopped by signal {stop.signum}" if stop.stop_requested else f"allocation failed: {error.message}"
 
 
-def _forward_to_engine(signum: int) -> None:
+def forward_to_engine(signum: int) -> None:
     automation = sys.modules.get("orchestrator.engine.automation")
     if automation is not None:  # not imported yet: no engine process can be running
         automation.forward_signal(signum)
 
 
-def _kill_engine(signum: int) -> None:
+def kill_engine(signum: int) -> None:
     automation = sys.modules.get("orchestrator.engine.automation")
     if automation is not None:
         automation.forward_signal(signum, force=True)

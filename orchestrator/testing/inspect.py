@@ -57,3 +57,18 @@ def stack_tags(home: Path, job_id: str) -> dict[str, str]:
         return {}
     loaded: dict[str, str] = json.loads(path.read_text()).get("tags", {})
     return loaded
+
+
+def watcher_processes(job_id: str) -> list[int]:
+    """Live `trainctl watch JOB` processes of ``job_id``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"watch" in argv and job_id.encode() in argv:
+            found.append(int(entry.name))
+    return found

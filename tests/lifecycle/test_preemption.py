@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
+from orchestrator.testing.inspect import engine_locks, live_resources, watcher_processes
 
 
 class FakeMetadata:
@@ -116,3 +117,27 @@ def test_budget_is_for_the_whole_job_across_a_relaunch(
     assert job["runs"] == 2
     # Without the earlier run taken off, the second run alone would spend the whole $20 (total >= 25).
     assert 17.0 <= job["cost_usd"] <= 23.0, job["cost_usd"]
+
+
+def test_a_detached_job_is_relaunched_by_its_watcher(tc: Trainctl, make_job, metadata: FakeMetadata) -> None:
+    """Nobody attached: the watcher `up --detach` started relaunches the preempted run from its checkpoint,
+    tears the job down when it succeeds, and exits."""
+    spec = make_job(steps=200, step_s=0.05)
+    env = {"TRAINCTL_LOCAL_SPOT_NOTICE_URL": metadata.url, "TRAINCTL_WATCH_INTERVAL_S": "0.5"}
+    result = tc.run("up", str(spec), "--detach", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "a watcher relaunches it after a preemption" in result.stderr
+    job_id = only_job(tc)["job_id"]
+    assert watcher_processes(job_id)
+    wait_until(lambda: _checkpointed(tc), timeout=60)
+    metadata.notice()
+    wait_until(lambda: tc.record(job_id)["torn_down"], timeout=120)
+    record = tc.record(job_id)
+    assert record["state"] == "succeeded" and record["preemptions"] == 1 and len(record["past_runs"]) == 1, record
+    watch_log = (tc.home / "logs" / f"{job_id}.watch.log").read_text()
+    assert "relaunching" in watch_log
+    output = (tc.home / "artifacts" / job_id / "logs" / "output.log").read_text()
+    starts = [line for line in output.splitlines() if line.startswith("trainer start=")]
+    assert len(starts) == 2 and not starts[1].startswith("trainer start=0 "), starts
+    wait_until(lambda: not watcher_processes(job_id), timeout=30)
+    assert live_resources(tc.home, job_id) == [] and engine_locks(tc.home) == []

@@ -1,0 +1,113 @@
+"""The watcher of a detached job: what an attached `up` does after allocation, with nobody attached.
+
+`up --detach` starts ``trainctl watch JOB`` in its own session (it outlives the terminal) with its output
+in ``$TRAINCTL_HOME/logs/JOB.watch.log``. Every ``watch_interval_s`` it looks at the job; when the run has
+ended it relaunches a preempted job from its newest checkpoint (up to ``restarts.max_preemptions``) and
+otherwise tears the job down, artifacts kept, exactly as the attached `up` would. It exits when the job
+is torn down (by itself, the agent's finalize, `cancel` or `down`). One watcher per job (a lock); a
+signal stops the watcher, never the job.
+
+Secrets: the watcher's environment has the spec's secret names removed. A relaunch does not rewrite
+the stack's secret config, so the run gets the secrets that `up` stored (encrypted) in the stack.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from orchestrator.compile import CompiledJob, compile_job
+from orchestrator.errors import ConflictError
+from orchestrator.jobs.locks import job_lock
+from orchestrator.jobs.records import JobRecord
+from orchestrator.lifecycle.context import Runtime
+from orchestrator.lifecycle.signals import GracefulStop
+from orchestrator.logs import bind_job, get_logger
+
+RUNNING = ("running", "starting")
+
+
+def watch_log(rt: Runtime, job_id: str) -> Path:
+    """Where the watcher of ``job_id`` writes what it does."""
+    return rt.settings.home / "logs" / f"{job_id}.watch.log"
+
+
+def spawn_watcher(rt: Runtime, job_id: str, policy_config: Path | None, *, secrets: Iterable[str]) -> Path:
+    """Start ``trainctl watch JOB`` in its own session; return its log file."""
+    log_path = watch_log(rt, job_id)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    hidden = set(secrets)
+    env = {name: value for name, value in os.environ.items() if name not in hidden}
+    argv = [sys.executable, "-m", "orchestrator", "watch", job_id]
+    if policy_config is not None:
+        argv += ["--policy-config", str(Path(policy_config).resolve())]
+    with open(log_path, "ab") as log:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    return log_path
+
+
+def watch_job(rt: Runtime, job_id: str, policy_config: Path | None = None) -> JobRecord | None:
+    """Watch ``job_id`` until it is torn down (None when another watcher already watches it)."""
+    bind_job(job_id)
+    log = get_logger(__name__)
+    try:
+        with job_lock(rt.settings.home, f"watch-{job_id}", "watch"):
+            log.info("watch.started", interval_s=rt.settings.watch_interval_s)
+            record = _watch(rt, job_id, policy_config)
+    except ConflictError:
+        log.info("watch.skipped", reason="another watcher watches this job")
+        return None
+    log.info("watch.ended", state=record.state if record else None)
+    return record
+
+
+def _watch(rt: Runtime, job_id: str, policy_config: Path | None) -> JobRecord | None:
+    from orchestrator.lifecycle.up import forward_to_engine, kill_engine, relaunch, tear_down_ended
+    from orchestrator.targets import get_target
+
+    def say(line: str) -> None:
+        get_logger(__name__).info("watch.step", detail=line)
+
+    with GracefulStop(on_first=forward_to_engine, on_second=kill_engine) as stop:
+        while True:
+            record = rt.ledger.load(job_id)
+            if record is None or record.torn_down:
+                return record
+            target = get_target(record.target)
+            if record.state == "provisioning" or target.observe(record).state in RUNNING:
+                if stop.wait(rt.settings.watch_interval_s):
+                    return record  # a signal stops the watcher, not the job
+                continue
+            decision = target.relaunch_decision(record)
+            try:
+                if decision.action == "relaunch":
+                    relaunch(rt, _compiled(rt, record), record, target, decision, stop, say, policy_config)
+                    continue
+                return tear_down_ended(rt, record, decision, say)
+            except ConflictError as e:  # someone else is on it (`down`, the agent's finalize): look again later
+                say(f"job busy: {e.message}")
+                if stop.wait(rt.settings.watch_interval_s):
+                    return record
+
+
+def _compiled(rt: Runtime, record: JobRecord) -> CompiledJob:
+    """The job as `up` compiled it, from its record; the secrets stay the ones stored in its stack."""
+    from orchestrator.spec.loader import LoadedSpec
+    from orchestrator.spec.models import JobSpec
+
+    spec = JobSpec.model_validate(record.spec)
+    source = record.spec_path or "job.yaml"
+    loaded = LoadedSpec(spec=spec, source=source, base_dir=Path(source).resolve().parent)
+    job = compile_job(
+        loaded,
+        record.job_id,
+        rt.settings,
+        hourly_usd=rt.hourly_price(spec),
+        on_demand_hourly_usd=rt.fallback_price(spec),
+        read_env=False,
+    )
+    return replace(job, secret_values={})
