@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -45,20 +46,24 @@ def session_members(sid: int) -> list[int]:
     return members
 
 
+def scan(part: str) -> Iterator[tuple[int, list[bytes]]]:
+    """(pid, fields) of every process we may read, where fields is ``/proc/PID/<part>`` (``cmdline`` or
+    ``environ``) split at NULs; processes that vanish or deny access are skipped."""
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / part).read_bytes().split(b"\0")
+        except OSError:
+            continue
+        yield int(entry.name), fields
+
+
 def processes_with_env(name: str, value: str) -> list[int]:
     """Pids whose environment has ``name=value`` (how a job's processes are found after a crash)."""
     needle = f"{name}={value}".encode()
-    found = []
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0") and is_alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
+    me = os.getpid()
+    return [pid for pid, environ in scan("environ") if pid != me and needle in environ and is_alive(pid)]
 
 
 def terminate_session(sid: int, grace_s: float, *, leader_ticks: int | None = None) -> bool:
@@ -92,14 +97,5 @@ def _signal_all(pids: list[int], signum: int) -> None:
 
 def engine_processes(stack: str) -> list[int]:
     """Live ``pulumi`` engine processes working on ``stack`` (found by their command line)."""
-    found = []
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"pulumi") and stack.encode() in argv and is_alive(int(entry.name)):
-            found.append(int(entry.name))
-    return found
+    name = stack.encode()
+    return [pid for pid, argv in scan("cmdline") if argv[0].endswith(b"pulumi") and name in argv and is_alive(pid)]

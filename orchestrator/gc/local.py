@@ -147,18 +147,12 @@ def _job_processes(home: Path) -> dict[str, list[int]]:
     """Processes of this home's jobs (another TRAINCTL_HOME's jobs are not ours to judge), by job id."""
     by_job: dict[str, list[int]] = {}
     mine = f"{HOME_VAR}={home}".encode()
-    for entry in procs.PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, environ in procs.scan("environ"):
         if mine not in environ:
             continue
         for item in environ:
             if item.startswith(b"TRAINCTL_JOB_ID="):
-                by_job.setdefault(item.split(b"=", 1)[1].decode(errors="replace"), []).append(int(entry.name))
+                by_job.setdefault(item.split(b"=", 1)[1].decode(errors="replace"), []).append(pid)
     return by_job
 
 

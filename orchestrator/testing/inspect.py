@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from orchestrator.agent.procs import processes_with_env
+from orchestrator.agent.procs import processes_with_env, scan
 
 
 def state_dir(home: Path) -> Path:
@@ -61,14 +61,4 @@ def stack_tags(home: Path, job_id: str) -> dict[str, str]:
 
 def watcher_processes(job_id: str) -> list[int]:
     """Live `trainctl watch JOB` processes of ``job_id``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"watch" in argv and job_id.encode() in argv:
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, argv in scan("cmdline") if b"watch" in argv and job_id.encode() in argv]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.agent.procs import engine_processes, is_alive, processes_with_env
+from orchestrator.agent.procs import engine_processes, is_alive, processes_with_env, scan
 from orchestrator.jobs.locks import is_locked
 from orchestrator.testing.harness import Trainctl, wait_until
 from orchestrator.testing.inspect import engine_locks, live_resources, pending_operations
@@ -32,16 +32,8 @@ OPERATIONS = ("up", "up-detach", "cancel", "down")
 
 def _job_pids(name: str) -> list[int]:
     """Processes whose TRAINCTL_JOB_ID belongs to jobs named ``name``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            env = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if any(v.startswith(f"TRAINCTL_JOB_ID={name}-".encode()) for v in env):
-            found.append(int(entry.name))
+    prefix = f"TRAINCTL_JOB_ID={name}-".encode()
+    found = [pid for pid, env in scan("environ") if any(v.startswith(prefix) for v in env)]
     return [p for p in found if Path(f"/proc/{p}").exists()]
 
 
