@@ -12,11 +12,32 @@ from pathlib import Path
 ALWAYS_SKIPPED = {".git", "__pycache__", ".venv", ".trainctl", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
-def list_files(source: Path) -> list[str]:
-    """Relative paths of the files to ship, sorted. Uses git when ``source`` is in a work tree."""
+def list_files(source: Path, *, home: Path | None = None) -> list[str]:
+    """Relative paths of the files to ship, sorted. Uses git when ``source`` is in a work tree.
+
+    The trainctl home (``home``, default ``$TRAINCTL_HOME``: state, the state passphrase, engines, other
+    jobs' runs and artifacts) is never shipped, whatever its name, when it lies inside ``source``.
+    """
+    from orchestrator.settings import trainctl_home
+
+    inside = _relative_inside(trainctl_home() if home is None else home, source)
     tracked = _git_files(source)
-    files = tracked if tracked is not None else _walk(source, _gitignore_patterns(source))
-    return sorted(f for f in files if not (set(Path(f).parts) & ALWAYS_SKIPPED) and (source / f).is_file())
+    files = tracked if tracked is not None else _walk(source, _gitignore_patterns(source), skip=inside)
+    return sorted(
+        f for f in files if not (set(Path(f).parts) & ALWAYS_SKIPPED) and not _under(f, inside) and (source / f).is_file()
+    )
+
+
+def _relative_inside(path: Path, source: Path) -> str | None:
+    """``path`` relative to ``source`` when it lies inside it, else None."""
+    try:
+        return path.resolve().relative_to(source.resolve()).as_posix()
+    except (ValueError, OSError):
+        return None
+
+
+def _under(rel: str, directory: str | None) -> bool:
+    return directory is not None and (directory == "." or rel == directory or rel.startswith(directory + "/"))
 
 
 def digest(source: Path, files: list[str]) -> str:
@@ -79,11 +100,15 @@ def _ignored(rel: str, patterns: list[str]) -> bool:
     return False
 
 
-def _walk(source: Path, patterns: list[str]) -> list[str]:
+def _walk(source: Path, patterns: list[str], *, skip: str | None = None) -> list[str]:
     files: list[str] = []
     for root, dirs, names in os.walk(source):
         rel_root = os.path.relpath(root, source)
-        dirs[:] = [d for d in dirs if d not in ALWAYS_SKIPPED and not _ignored(_join(rel_root, d), patterns)]
+        dirs[:] = [
+            d
+            for d in dirs
+            if d not in ALWAYS_SKIPPED and not _ignored(_join(rel_root, d), patterns) and not _under(_join(rel_root, d), skip)
+        ]
         files.extend(_join(rel_root, n) for n in names if not _ignored(_join(rel_root, n), patterns))
     return files
 
