@@ -90,27 +90,38 @@ def stale_engine_locks(state_url: str, job_id: str | None = None) -> list[tuple[
     return found
 
 
-def reap_orphaned_plugins(home: Path) -> list[int]:
-    """Kill engine plugin processes of this home whose engine is gone (re-parented to init).
+# What an engine starts: its plugins (``pulumi-resource-*``, ``pulumi-language-*``, the dynamic provider
+# ``-m pulumi.dynamic``) and trainctl's policy pack, an executable analyzer served by ``policies/pack.py``.
+_ENGINE_CHILD_MARKERS = (b"pulumi", b"/policies/pack.py")
+
+
+def orphaned_plugins(home: Path) -> list[int]:
+    """Engine plugin and policy-pack processes of this home whose engine is gone (re-parented to init).
 
     A plugin's parent is its engine; one whose engine died (or exited while it was still working)
     would otherwise wait forever. ``PULUMI_HOME`` in its environment says which trainctl home it serves.
     """
     mine = f"PULUMI_HOME={home / 'pulumi-home'}".encode()
-    reaped = []
-    for entry in procs.PROC.iterdir():
-        if not entry.name.isdigit():
+    found = []
+    for pid, environ in procs.scan("environ"):
+        if mine not in environ:
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes().split(b"\0")
+            parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, IndexError):
             continue
-        if fields[1] == "1" and b"pulumi" in cmdline and mine in environ:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(entry.name), signal.SIGKILL)
-            reaped.append(int(entry.name))
+        if parent == "1" and any(marker in cmdline for marker in _ENGINE_CHILD_MARKERS):
+            found.append(pid)
+    return found
+
+
+def reap_orphaned_plugins(home: Path) -> list[int]:
+    """Kill :func:`orphaned_plugins`; return their pids."""
+    reaped = orphaned_plugins(home)
+    for pid in reaped:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     return reaped
 
 

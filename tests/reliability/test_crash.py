@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agent.procs import engine_processes, is_alive, processes_with_env, scan
+from orchestrator.gc.local import orphaned_plugins
 from orchestrator.jobs.locks import is_locked
 from orchestrator.testing.harness import Trainctl, wait_until
 from orchestrator.testing.inspect import engine_locks, live_resources, pending_operations
@@ -78,28 +79,11 @@ def _check(tc: Trainctl, name: str) -> list[str]:
         problems.append("process of a job that was never recorded")
     # a plugin is re-parented for a moment while its engine exits normally: give it time to go
     with contextlib.suppress(AssertionError):
-        wait_until(lambda: not _orphaned_plugins(tc.home), timeout=10)
-    orphans = _orphaned_plugins(tc.home)
+        wait_until(lambda: not orphaned_plugins(tc.home), timeout=10)
+    orphans = orphaned_plugins(tc.home)
     if orphans:
         problems.append(f"orphaned engine plugin process(es) {orphans}")
     return problems
-
-
-def _orphaned_plugins(home: Path) -> list[int]:
-    """Engine plugin processes of this home whose engine is gone (re-parented to init)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid == 1 and b"pulumi" in cmdline and f"TRAINCTL_HOME={home}".encode() in environ:
-            found.append(int(entry.name))
-    return found
 
 
 def _start_running_job(tc: Trainctl, spec: Path) -> str:
