@@ -73,6 +73,8 @@ def _check(tc: Trainctl, name: str) -> list[str]:
         for path in list(artifacts.glob("checkpoints/*")) + list(artifacts.glob("status.json")):
             try:
                 json.loads(path.read_text())
+            except FileNotFoundError:
+                continue  # pruned (checkpoints.keep_last) by a run still going while we looked: not corrupt
             except ValueError:
                 problems.append(f"corrupt artifact {path.name}")
     if not tc.jobs() and _job_pids(name):
