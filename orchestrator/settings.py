@@ -5,7 +5,6 @@ A bad value is an InvalidInput error (exit 2) that names the setting and where i
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -14,13 +13,9 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from orchestrator.errors import SettingsError
+from orchestrator.home import trainctl_home
 
 ENV_PREFIX = "TRAINCTL_"
-
-
-def trainctl_home() -> Path:
-    """``$TRAINCTL_HOME``, default ``~/.trainctl``."""
-    return Path(os.environ.get("TRAINCTL_HOME") or Path.home() / ".trainctl").expanduser()
 
 
 class Settings(BaseSettings):

@@ -18,7 +18,7 @@ def list_files(source: Path, *, home: Path | None = None) -> list[str]:
     The trainctl home (``home``, default ``$TRAINCTL_HOME``: state, the state passphrase, engines, other
     jobs' runs and artifacts) is never shipped, whatever its name, when it lies inside ``source``.
     """
-    from orchestrator.settings import trainctl_home
+    from orchestrator.home import trainctl_home
 
     inside = _relative_inside(trainctl_home() if home is None else home, source)
     tracked = _git_files(source)
