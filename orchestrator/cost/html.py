@@ -43,6 +43,7 @@ def render_html(report: Report, *, title: str, generated: dt.datetime | None = N
     kind = "estimated" if report.estimate else "actual (AWS Cost Explorer)"
     span = f"{report.days[0]} to {report.days[-1]} (UTC)" if report.days else "no days with cost"
     by = report.by.replace("-", " ")
+    total = f"{headline_usd(report.total_usd)} <small>{escape(report.currency)}, {report.jobs} job(s)</small>"
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -50,7 +51,7 @@ def render_html(report: Report, *, title: str, generated: dt.datetime | None = N
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f'<p class="sub">{escape(kind)} cost per day by {escape(by)}, {escape(span)}</p>',
-        f'<div class="total">{_money(report.total_usd, 2)} <small>{escape(report.currency)}, {report.jobs} job(s)</small></div>',
+        f'<div class="total">{total}</div>',
         _chart(report.days, series) if report.groups else '<div class="empty">No cost in this window.</div>',
         _legend(series),
         _table(report.groups, report.total_usd, colours),
@@ -152,6 +153,14 @@ def _scale(peak: float) -> tuple[float, float]:
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
     return step * math.ceil(peak / step), step
+
+
+def headline_usd(usd: float) -> str:
+    """A total as the page's headline shows it: cents, or two significant digits below a cent ($0.0029)."""
+    if usd == 0 or abs(usd) >= 0.01:
+        return f"${usd:,.2f}"
+    decimals = min(-math.floor(math.log10(abs(usd))) + 1, 10)
+    return f"${usd:.{decimals}f}"
 
 
 def _money(usd: float, decimals: int | None = None) -> str:

@@ -86,3 +86,11 @@ def test_unwritable_html_path_exits_2(cli, trainctl_home: Path, tmp_path: Path) 
     result = cli("cost", "--html", str(tmp_path / "missing-dir" / "x.html"))
     assert result.exit_code == 2
     assert "cannot write" in result.stderr
+
+
+def test_headline_shows_a_sub_cent_total(trainctl_home: Path) -> None:
+    """A window that cost $0.0029 reads "$0.0029" in the headline, not "$0.00"."""
+    save_job(trainctl_home, "a-aaaaaa", start=ts("2026-11-02T00:00"), hours=1, cost=0.0029)
+    page = render_html(cost_report(get_settings(), by="team", window=parse_window(None, "2026-11-03", NOW)), title="t")
+    headline = re.search(r'<div class="total">([^<]*)<small>', page)
+    assert headline is not None and headline.group(1).strip() == "$0.0029"
