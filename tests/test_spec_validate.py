@@ -64,6 +64,13 @@ def test_json_output_is_the_normalized_spec(cli, tmp_path: Path) -> None:
 BAD_CASES = {
     "unknown key": (VALID + "colour: blue\n", "colour: unknown field", 6),
     "unknown nested key": (VALID + "resources:\n  gpus: 8\n", "resources.gpus: unknown field", 7),
+    "misspelt nested key": (
+        VALID + "resources:\n  instace_type: g5.xlarge\n",
+        "resources.instace_type: unknown field; did you mean instance_type?",
+        7,
+    ),
+    "misspelt top-level key": (VALID + "limit:\n  max_runtime: 1h\n", "limit: unknown field; did you mean limits?", 6),
+    "misspelt alias": (VALID + "apiversion: trainctl/v1\n", "apiversion: unknown field; did you mean apiVersion?", 6),
     "wrong type": (VALID + "resources:\n  disk_gb: lots\n", "resources.disk_gb", 7),
     "bool as string": (VALID + "resources:\n  spot: 'yes'\n", "resources.spot", 7),
     "bad duration": (VALID + "limits:\n  max_runtime: 2 hours\n", "limits.max_runtime: invalid duration", 7),

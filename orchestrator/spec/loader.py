@@ -194,13 +194,38 @@ def _describe(error: Any, lines: dict[PathKey, int], source: str) -> str:
     if error["type"] == "missing":
         message = "required field is missing"
     elif error["type"] == "extra_forbidden":
-        message = "unknown field"
+        message = "unknown field" + _suggestion(loc)
     elif message.startswith("Value error, "):
         message = message[len("Value error, ") :]
     field_path = _dotted(loc) or "(top level)"
     if "input" in error and error["type"] not in ("missing", "extra_forbidden") and not isinstance(error["input"], dict | list):
         message += f" (got {error['input']!r})"
     return f"{source}:{_line_of(loc, lines)}: {field_path}: {message}"
+
+
+def _suggestion(loc: PathKey) -> str:
+    """``; did you mean X?`` when an unknown field's name is close to a known field of its section."""
+    import difflib
+
+    known = _known_fields(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.7) if known else []
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def _known_fields(section: PathKey) -> list[str]:
+    """The field names (aliases where set) of the spec section at ``section``; [] if it is not a model."""
+    from pydantic import BaseModel
+
+    from orchestrator.spec.models import JobSpec
+
+    model: type[BaseModel] = JobSpec
+    for part in section:
+        info = model.model_fields.get(str(part)) or next((f for f in model.model_fields.values() if f.alias == part), None)
+        nested = info.annotation if info is not None else None
+        if not (isinstance(nested, type) and issubclass(nested, BaseModel)):
+            return []
+        model = nested
+    return [info.alias or name for name, info in model.model_fields.items()]
 
 
 def _line_of(loc: PathKey, lines: dict[PathKey, int]) -> int:
