@@ -26,6 +26,7 @@ from pulumi.automation._cmd import CommandResult, OnOutput
 
 from orchestrator.engine.environment import engine_env
 from orchestrator.engine.locate import Engine, find_engine
+from orchestrator.engine.noise import is_engine_noise
 from orchestrator.errors import CloudError, ConflictError, LockHeldError, NotFoundError, TrainctlError
 from orchestrator.settings import Settings
 
@@ -389,7 +390,7 @@ def lock_conflict(operation: str, text: str, context: Mapping[str, str]) -> Conf
 
 def _engine_message(text: str) -> str:
     """The engine's own error lines, without the command echo and the empty noise around them."""
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not is_engine_noise(ln)]
     errors = [ln for ln in lines if ln.startswith(("error:", "Error:")) or " error: " in ln]
     chosen = errors or lines[-5:]
     return " | ".join(dict.fromkeys(chosen))[:2000]

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any
 
+from orchestrator.engine.noise import is_engine_noise
+
 # engine step op -> (while it runs, once it is done); ops mapped to None are not shown.
 _VERBS: dict[str, tuple[str, str] | None] = {
     "create": ("creating", "created"),
@@ -38,7 +40,7 @@ class EngineProgress:
             self._step(done.metadata, started=False)
         elif failed is not None:
             self._write(f"  ! {_name(failed.metadata.urn)} {failed.metadata.op} failed")
-        elif diag is not None and diag.severity in ("error", "warning") and not getattr(diag, "ephemeral", False):
+        elif diag is not None and _shown(diag):
             self._write(f"  {diag.severity}: {diag.message.strip()}")
 
     def _step(self, meta: Any, *, started: bool) -> None:
@@ -56,6 +58,13 @@ class EngineProgress:
 
     def _write(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
+
+
+def _shown(diag: Any) -> bool:
+    """Errors and warnings a user can act on: not ephemeral, not the engine's own shutdown noise."""
+    if diag.severity not in ("error", "warning") or getattr(diag, "ephemeral", False):
+        return False
+    return not is_engine_noise(diag.message)
 
 
 def _name(urn: str) -> str:
