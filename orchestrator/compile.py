@@ -15,11 +15,10 @@ from orchestrator.errors import InvalidInputError
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.spec.models import JobSpec
+from orchestrator.vocabulary import MANAGED_BY_VALUE, StackConfig, Tag, config_key
 
 if TYPE_CHECKING:
     from orchestrator.agent.config import AgentConfig
-
-TAG_PREFIX = "trainctl:"
 
 
 @dataclass(frozen=True)
@@ -90,10 +89,10 @@ class CompiledJob:
         import json
 
         return {
-            "trainctl:jobId": self.job_id,
-            "trainctl:spec": json.dumps(self.spec.to_document(), sort_keys=True),
-            "trainctl:specPath": self.spec_path,
-            "trainctl:sourceDir": str(self.source_dir),
+            config_key(StackConfig.JOB_ID): self.job_id,
+            config_key(StackConfig.SPEC): json.dumps(self.spec.to_document(), sort_keys=True),
+            config_key(StackConfig.SPEC_PATH): self.spec_path,
+            config_key(StackConfig.SOURCE_DIR): str(self.source_dir),
         }
 
     def secret_config(self) -> dict[str, str]:
@@ -102,21 +101,20 @@ class CompiledJob:
 
         if not self.secret_values:
             return {}
-        return {"trainctl:secrets": json.dumps(self.secret_values, sort_keys=True)}
+        return {config_key(StackConfig.SECRETS): json.dumps(self.secret_values, sort_keys=True)}
 
 
 def job_tags(spec: JobSpec, job_id: str) -> dict[str, str]:
     """The tags every taggable resource (and the stack) carries."""
-    tags = {
-        f"{TAG_PREFIX}job-id": job_id,
-        f"{TAG_PREFIX}job-name": spec.name,
-        f"{TAG_PREFIX}team": spec.team,
-        f"{TAG_PREFIX}owner": spec.owner,
-        f"{TAG_PREFIX}managed-by": "trainctl",
+    values = {
+        Tag.JOB_ID: job_id,
+        Tag.JOB_NAME: spec.name,
+        Tag.TEAM: spec.team,
+        Tag.OWNER: spec.owner,
+        Tag.COST_CENTER: spec.cost_center,
+        Tag.MANAGED_BY: MANAGED_BY_VALUE,
     }
-    if spec.cost_center:
-        tags[f"{TAG_PREFIX}cost-center"] = spec.cost_center
-    return tags
+    return {tag.value: value for tag, value in values.items() if value}
 
 
 def read_secrets(spec: JobSpec, environ: dict[str, str] | None = None) -> dict[str, str]:

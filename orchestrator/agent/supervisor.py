@@ -21,6 +21,7 @@ from typing import IO, Any
 from orchestrator.agent.checkpoints import CheckpointSync, restore_newest
 from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.store import Store
+from orchestrator.vocabulary import RunState
 
 TICK_S = 0.1
 OUTPUT_KEY = "logs/output.log"
@@ -46,7 +47,7 @@ class Supervisor:
         self.deadline, self.deadline_reason = config.deadline(self.started_at)
         self.status: dict[str, Any] = {
             "job_id": config.job_id,
-            "state": "starting",
+            "state": RunState.STARTING,
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "started_at": self.started_at,
@@ -65,7 +66,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         self.ckpt_dir.mkdir(parents=True, exist_ok=True)
         self.outputs_dir.mkdir(parents=True, exist_ok=True)
-        self._write_status(state="running")
+        self._write_status(state=RunState.RUNNING)
         with self._output() as log:
             code = self._run_all(log)
         return code
@@ -75,12 +76,12 @@ class Supervisor:
         if self.deadline is not None and time.time() >= self.deadline:
             # Earlier runs of this job used up its max_runtime or budget: nothing is started.
             self._line(log, f"[trainctl] {self.deadline_reason} already used up by earlier runs of this job")
-            return self._finish("failed", 1, reason=self.deadline_reason or "limit")
+            return self._finish(RunState.FAILED, 1, reason=self.deadline_reason or "limit")
         if self.cfg.setup:
             code = self._supervise(self.cfg.setup, log, resume_from=None)
             if code != 0:
                 return self._finish(
-                    "failed" if self.stop_reason is None else "stopped", code, reason=self.stop_reason or "setup failed"
+                    RunState.FAILED if self.stop_reason is None else RunState.STOPPED, code, reason=self.stop_reason or "setup failed"
                 )
         while True:
             resume = restore_newest(self.store, self.ckpt_dir)
@@ -88,12 +89,12 @@ class Supervisor:
             code = self._supervise(self.cfg.run, log, resume_from=resume)
             self._sync_now()
             if code == 0 and self.stop_reason is None:
-                return self._finish("succeeded", 0, reason="exit 0")
+                return self._finish(RunState.SUCCEEDED, 0, reason="exit 0")
             if self.stop_reason is not None:
-                final = "failed" if self.stop_reason in ("max_runtime", "budget") else "stopped"
+                final = RunState.FAILED if self.stop_reason in ("max_runtime", "budget") else RunState.STOPPED
                 return self._finish(final, code, reason=self.stop_reason)
             if self.status["failures"] >= self.cfg.max_failures:
-                return self._finish("failed", code, reason=f"exit {code}")
+                return self._finish(RunState.FAILED, code, reason=f"exit {code}")
             self.status["failures"] += 1
             self._line(log, f"[trainctl] run exited {code}; restart {self.status['failures']}/{self.cfg.max_failures}")
 
@@ -182,7 +183,7 @@ class Supervisor:
         if newest:
             self.status["newest_checkpoint"] = newest
 
-    def _finish(self, state: str, code: int, *, reason: str) -> int:
+    def _finish(self, state: RunState, code: int, *, reason: str) -> int:
         self._sync_now()
         if any(self.outputs_dir.iterdir()):
             self.store.put_path(self.outputs_dir, OUTPUTS_PREFIX)

@@ -31,12 +31,13 @@ from orchestrator.cost.reports import (
     window_days,
 )
 from orchestrator.errors import CloudError, InvalidInputError
+from orchestrator.vocabulary import COST_TAGS, Tag
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
-TAG_KEYS = ("trainctl:job-id", "trainctl:job-name", "trainctl:team", "trainctl:owner", "trainctl:cost-center")
-JOB_TAG, TEAM_TAG = "trainctl:job-id", "trainctl:team"
+TAG_KEYS = tuple(tag.value for tag in COST_TAGS)
+JOB_TAG, TEAM_TAG = Tag.JOB_ID.value, Tag.TEAM.value
 METRIC = "UnblendedCost"
 CE_REGION = "us-east-1"  # Cost Explorer has one endpoint, in us-east-1
 ACTUAL_GROUPINGS = ("job", "team", "owner", "target")

@@ -16,8 +16,9 @@ from typing import Any
 from orchestrator.cloud import aws
 from orchestrator.errors import InternalError
 from orchestrator.targets.aws import names
+from orchestrator.vocabulary import MANAGED_BY_VALUE, Tag
 
-MANAGED_TAG, MANAGED_VALUE, JOB_TAG = "trainctl:managed-by", "trainctl", "trainctl:job-id"
+MANAGED_TAG, MANAGED_VALUE, JOB_TAG = Tag.MANAGED_BY.value, MANAGED_BY_VALUE, Tag.JOB_ID.value
 TAGGED_SERVICES = ["ec2", "s3", "logs", "ssm"]  # service-level type filters: the same names on AWS and emulators
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 FILTER_VALUES_MAX = 200  # EC2 takes at most 200 values per filter

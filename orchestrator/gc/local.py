@@ -15,6 +15,7 @@ from orchestrator.agent import procs
 from orchestrator.gc.findings import Finding, StackFacts
 from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
+from orchestrator.vocabulary import Tag, job_lock_key, name_lock_key
 
 MARKER = ".trainctl-job.json"
 HOME_VAR = "TRAINCTL_JOB_HOME"
@@ -180,7 +181,7 @@ def _process_accounted(facts: StackFacts | None, pids: list[int]) -> bool:
 def _busy(home: Path, job_id: str, records: dict[str, JobRecord]) -> bool:
     """A trainctl operation holds the job: what it does is not a leak."""
     record = records.get(job_id)
-    keys = [job_id] + ([f"name-{record.name}"] if record else [])
+    keys = [job_lock_key(job_id)] + ([name_lock_key(record.name)] if record else [])
     return any(is_locked(home, key) for key in keys) or bool(procs.engine_processes(job_id))
 
 
@@ -189,7 +190,7 @@ def _marker_job(directory: Path) -> str | None:
         tags = json.loads((directory / MARKER).read_text())
     except (OSError, ValueError):
         return None
-    value = tags.get("trainctl:job-id")
+    value = tags.get(Tag.JOB_ID)
     return value if isinstance(value, str) else None
 
 

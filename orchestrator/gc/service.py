@@ -14,6 +14,7 @@ from orchestrator.gc.findings import Finding, StackFacts
 from orchestrator.gc.local import expired_findings, local_findings, reap_engine_group, remove_local, stale_lock_findings
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.logs import get_logger
+from orchestrator.vocabulary import JobState
 
 
 def collect_stacks(rt: Runtime) -> dict[str, StackFacts]:
@@ -53,7 +54,7 @@ def clean(rt: Runtime, findings: list[Finding]) -> list[Finding]:
         if finding.kind in ("leaked-process", "leaked-directory"):
             remove_local(finding)
         elif finding.kind == "expired-job":
-            teardown_job(rt, finding.job_id, requested="cancelled", reason="expired: stopped by `trainctl gc`", wait_s=0.0)
+            teardown_job(rt, finding.job_id, requested=JobState.CANCELLED, reason="expired: stopped by `trainctl gc`", wait_s=0.0)
             finding.removed = True
         elif finding.kind == "stale-lock":
             automation.cancel(rt.workspace.stack(finding.job_id, _no_program, create=False))

@@ -17,11 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from orchestrator.errors import InvalidInputError, NotFoundError
-
-ACTIVE_STATES = ("provisioning", "running")
-UNFINISHED_STATES = ("provisioning", "running", "interrupted")
-FINAL_STATES = ("succeeded", "failed", "cancelled")
-ALL_STATES = (*ACTIVE_STATES, "interrupted", *FINAL_STATES)
+from orchestrator.vocabulary import UNFINISHED_STATES, JobState
 
 
 def new_job_id(name: str) -> str:
@@ -40,7 +36,7 @@ class JobRecord(BaseModel):
     owner: str
     cost_center: str | None = None
     target: str
-    state: str = "provisioning"
+    state: JobState = JobState.PROVISIONING
     reason: str | None = None
     exit_code: int | None = None
     created: float
@@ -157,7 +153,10 @@ class Ledger:
         return None
 
 
-def validate_state(state: str) -> str:
-    if state not in ALL_STATES:
-        raise InvalidInputError(f"unknown job state {state!r}", hint=f"states: {', '.join(ALL_STATES)}")
-    return state
+def validate_state(state: str) -> JobState:
+    """``state`` as a JobState; InvalidInputError (exit 2) naming the known states otherwise."""
+    try:
+        return JobState(state)
+    except ValueError:
+        known = ", ".join(s.value for s in JobState)
+        raise InvalidInputError(f"unknown job state {state!r}", hint=f"states: {known}") from None

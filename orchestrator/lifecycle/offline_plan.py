@@ -18,6 +18,7 @@ from typing import Any
 
 from orchestrator.compile import CompiledJob
 from orchestrator.errors import InternalError, TrainctlError
+from orchestrator.vocabulary import StackConfig, config_key
 
 PROJECT = "trainctl"
 ACCOUNT = "000000000000"
@@ -77,9 +78,10 @@ def _run_mocked(job: CompiledJob, program: Callable[[], None]) -> dict[str, Any]
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        config = {**job.stack_config(), "trainctl:secrets": json.dumps(dict.fromkeys(job.secret_values, MASK), sort_keys=True)}
-        config["trainctl:offline"] = "true"
-        pulumi.runtime.set_all_config(config, ["trainctl:secrets"])
+        secrets_key = config_key(StackConfig.SECRETS)
+        config = {**job.stack_config(), secrets_key: json.dumps(dict.fromkeys(job.secret_values, MASK), sort_keys=True)}
+        config[config_key(StackConfig.OFFLINE)] = "true"
+        pulumi.runtime.set_all_config(config, [secrets_key])
         set_mocks(recorder, project=PROJECT, stack=job.job_id, preview=True, monitor=_Monitor(recorder))
         ROOT.set(None)  # set_mocks made and finished a root stack; run_in_stack makes one that records exports
         loop.run_until_complete(run_in_stack(program))

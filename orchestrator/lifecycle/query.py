@@ -15,6 +15,7 @@ from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.targets import get_target
 from orchestrator.targets.base import follow
+from orchestrator.vocabulary import ACTIVE_STATES, RUN_ALIVE, RUN_OUTCOMES, JobState, RunState, job_lock_key, name_lock_key
 
 
 def current(rt: Runtime, record: JobRecord) -> JobRecord:
@@ -23,20 +24,20 @@ def current(rt: Runtime, record: JobRecord) -> JobRecord:
     A job left ``provisioning`` by a killed `up` (no operation holds its lock any more) is
     promoted to what its agent says: running, or ended.
     """
-    if record.state == "provisioning":
-        if is_locked(rt.settings.home, record.job_id) or is_locked(rt.settings.home, f"name-{record.name}"):
+    if record.state == JobState.PROVISIONING:
+        if is_locked(rt.settings.home, job_lock_key(record.job_id)) or is_locked(rt.settings.home, name_lock_key(record.name)):
             return record
         seen = get_target(record.target).observe(record)
-        if seen.state not in ("running", "starting", "succeeded", "failed", "stopped"):
+        if seen.state == RunState.GONE:
             return record
-        record = record.model_copy(update={"state": "running", "started_at": record.started_at or seen.started_at})
+        record = record.model_copy(update={"state": JobState.RUNNING, "started_at": record.started_at or seen.started_at})
         rt.ledger.save(record)
-    if record.state != "running":
+    if record.state != JobState.RUNNING:
         return record
     seen = get_target(record.target).observe(record)
-    if seen.state in ("running", "starting"):
+    if seen.state in RUN_ALIVE:
         return record
-    state = {"succeeded": "succeeded", "failed": "failed"}.get(seen.state, "interrupted")
+    state = RUN_OUTCOMES.get(seen.state, JobState.INTERRUPTED)
     updated = record.model_copy(
         update={"state": state, "reason": seen.reason, "exit_code": seen.exit_code, "ended_at": seen.ended_at or time.time()}
     )
@@ -51,7 +52,7 @@ def job_status(rt: Runtime, ref: str) -> dict[str, Any]:
     summary["torn_down"] = record.torn_down
     summary["next"] = next_step(record)
     summary["outputs"] = record.outputs
-    if record.state in ("running", "provisioning"):
+    if record.state in ACTIVE_STATES:
         seen = get_target(record.target).observe(record)
         summary["newest_checkpoint"] = seen.newest_checkpoint
         summary["heartbeat_age_s"] = round(time.time() - seen.updated_at, 1) if seen.updated_at else None
@@ -61,9 +62,9 @@ def job_status(rt: Runtime, ref: str) -> dict[str, Any]:
 def next_step(record: JobRecord) -> str | None:
     """What a user would run next for this job (None: nothing is left to do)."""
     job = record.job_id
-    if record.state in ("provisioning", "running"):
+    if record.state in ACTIVE_STATES:
         return f"trainctl logs {job} -f  (follow it), or trainctl cancel {job}"
-    if record.state == "interrupted":
+    if record.state == JobState.INTERRUPTED:
         spec = record.spec_path or "SPEC"
         return f"trainctl up {spec}  (resumes it from its newest checkpoint), or trainctl down {job}"
     if not record.torn_down:
@@ -90,6 +91,6 @@ def job_output(rt: Runtime, ref: str, *, follow_output: bool) -> Iterator[bytes]
         return
 
     def done() -> bool:
-        return current(rt, rt.ledger.load(record.job_id) or record).state != "running"
+        return current(rt, rt.ledger.load(record.job_id) or record).state != JobState.RUNNING
 
     yield from follow(lambda offset: target.read_log(record, offset), done, rt.settings.poll_interval_s)

@@ -19,6 +19,7 @@ from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.teardown import TEARDOWN_LOCK_WAIT_S, teardown_job
 from orchestrator.logs import bind_job
+from orchestrator.vocabulary import JobState, LockOp, job_lock_key, name_lock_key
 
 
 def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
@@ -29,8 +30,8 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     job_id = record.job_id
     bind_job(job_id)
     holder = lock_holder(rt.settings.home, job_id)
-    tearing_down = holder is not None and holder.get("operation") == "tear down"
-    for key in (job_id, f"name-{record.name}"):
+    tearing_down = holder is not None and holder.get("operation") == LockOp.TEAR_DOWN
+    for key in (job_lock_key(job_id), name_lock_key(record.name)):
         if is_locked(rt.settings.home, key) and not (key == job_id and tearing_down):
             raise ConflictError(
                 f"cannot recover {job_id}: a live trainctl process is operating on it",
@@ -41,7 +42,7 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     if waited:
         actions.append(f"waited for engine process(es) {', '.join(map(str, waited))} to finish")
     # a teardown under way (e.g. the agent's finalize) has the same goal: wait for it, then repair
-    with job_lock(rt.settings.home, job_id, "recover", wait_s=TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0):
+    with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.RECOVER, wait_s=TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0):
         if guard.clear_dead_holders(rt, job_id):
             actions.append("cleared the lock of a dead engine and stopped its leftover plugins")
         stack = rt.workspace.stack(job_id, _no_program, create=True)
@@ -58,12 +59,12 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
         actions.extend(stop_strays(job_id, agent))
         if agent is not None:
             actions.append(f"agent {agent} is alive: the job keeps running")
-            fixed = record.model_copy(update={"state": "running", "torn_down": False})
+            fixed = record.model_copy(update={"state": JobState.RUNNING, "torn_down": False})
             rt.ledger.save(fixed)
             return fixed, actions or ["nothing to repair"]
     owned = [r for r in resources if not r["type"].startswith("pulumi:")]
     if owned or not record.torn_down:
-        record = teardown_job(rt, job_id, requested="interrupted", reason=record.reason or "recovered after a crash")
+        record = teardown_job(rt, job_id, requested=JobState.INTERRUPTED, reason=record.reason or "recovered after a crash")
         actions.append(f"finished teardown ({len(owned)} resource(s) left in state); artifacts kept")
     return record, actions or ["nothing to repair"]
 

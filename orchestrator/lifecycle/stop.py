@@ -9,6 +9,7 @@ from orchestrator.lifecycle.progress import EngineProgress
 from orchestrator.lifecycle.teardown import TEARDOWN_LOCK_WAIT_S, teardown_job
 from orchestrator.logs import bind_job, get_logger
 from orchestrator.targets import get_target
+from orchestrator.vocabulary import JobState, LockOp
 
 
 def cancel_job(rt: Runtime, ref: str) -> JobRecord:
@@ -37,13 +38,13 @@ def down_job(rt: Runtime, ref: str, *, purge: bool) -> tuple[JobRecord, list[str
 def _wait_for(rt: Runtime, job_id: str) -> float:
     """Wait for a teardown already under way (same goal); refuse at once (exit 4) during any other operation."""
     holder = lock_holder(rt.settings.home, job_id)
-    return TEARDOWN_LOCK_WAIT_S if holder is not None and holder.get("operation") == "tear down" else 0.0
+    return TEARDOWN_LOCK_WAIT_S if holder is not None and holder.get("operation") == LockOp.TEAR_DOWN else 0.0
 
 
 def _stop_and_tear_down(rt: Runtime, record: JobRecord, reason: str) -> JobRecord:
     """The run saves a final checkpoint and stops, the stack is destroyed (artifacts kept): cancelled."""
     wait_s = _wait_for(rt, record.job_id)
-    return teardown_job(rt, record.job_id, requested="cancelled", reason=reason, on_event=EngineProgress(), wait_s=wait_s)
+    return teardown_job(rt, record.job_id, requested=JobState.CANCELLED, reason=reason, on_event=EngineProgress(), wait_s=wait_s)
 
 
 def finalize_job(rt: Runtime, job_id: str) -> JobRecord:

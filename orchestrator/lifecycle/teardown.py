@@ -13,12 +13,13 @@ from typing import Any
 from orchestrator.cost.accrual import accrued_cost
 from orchestrator.errors import NotFoundError
 from orchestrator.jobs.locks import job_lock
-from orchestrator.jobs.records import FINAL_STATES, JobRecord
+from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.logs import get_logger
 from orchestrator.targets import get_target
 from orchestrator.targets.base import Observation
+from orchestrator.vocabulary import RUN_OUTCOMES, JobState, LockOp, RunState, job_lock_key
 
 TEARDOWN_LOCK_WAIT_S = 600.0
 
@@ -27,7 +28,7 @@ def teardown_job(
     rt: Runtime,
     job_id: str,
     *,
-    requested: str | None = None,
+    requested: JobState | None = None,
     reason: str | None = None,
     on_event: Any = None,
     wait_s: float = TEARDOWN_LOCK_WAIT_S,
@@ -38,7 +39,7 @@ def teardown_job(
     a run that already ended on its own keeps its own outcome.
     """
     log = get_logger(__name__).bind(job_id=job_id)
-    with job_lock(rt.settings.home, job_id, "tear down", wait_s=wait_s):
+    with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.TEAR_DOWN, wait_s=wait_s):
         record = _load(rt, job_id)
         if record.torn_down:
             return record
@@ -60,15 +61,15 @@ def teardown_job(
         return record
 
 
-def _ended(record: JobRecord, seen: Observation, *, requested: str | None, reason: str | None) -> JobRecord:
-    if seen.state in ("succeeded", "failed") and record.state != "provisioning":
-        state, why = seen.state, seen.reason
+def _ended(record: JobRecord, seen: Observation, *, requested: JobState | None, reason: str | None) -> JobRecord:
+    if seen.state in RUN_OUTCOMES and record.state != JobState.PROVISIONING:
+        state, why = RUN_OUTCOMES[seen.state], seen.reason
     elif requested is not None:
         state, why = requested, reason
-    elif seen.state == "stopped":
-        state, why = "interrupted", seen.reason
+    elif seen.state == RunState.STOPPED:
+        state, why = JobState.INTERRUPTED, seen.reason
     else:
-        state, why = "interrupted", reason or seen.reason or "the run ended without a final status"
+        state, why = JobState.INTERRUPTED, reason or seen.reason or "the run ended without a final status"
     started = seen.started_at or record.started_at
     ended = seen.ended_at or time.time()
     if started is None:
@@ -96,7 +97,3 @@ def _load(rt: Runtime, job_id: str) -> JobRecord:
 
 def _no_program() -> None:
     """Destroy and refresh never run the program."""
-
-
-def is_final(record: JobRecord) -> bool:
-    return record.state in FINAL_STATES

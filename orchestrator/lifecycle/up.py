@@ -29,12 +29,12 @@ from orchestrator.policy import PolicyCollector, engine_policy_args
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets import get_target
 from orchestrator.targets.base import Target
+from orchestrator.vocabulary import ACTIVE_STATES, RUN_ALIVE, RUN_ENDED, JobState, LockOp, job_lock_key, name_lock_key
 
 if TYPE_CHECKING:
     from orchestrator.targets.preemption import Decision
 
 Say = Callable[[str], None]
-END_STATES = ("succeeded", "failed", "stopped", "gone")
 
 
 @dataclass
@@ -59,16 +59,16 @@ def up_job(
     spec = loaded.spec
     target = get_target(spec.target)
     with GracefulStop(on_first=forward_to_engine, on_second=kill_engine) as stop:
-        with job_lock(rt.settings.home, f"name-{spec.name}", "up"):
+        with job_lock(rt.settings.home, name_lock_key(spec.name), LockOp.UP):
             existing = None if new else rt.ledger.newest_unfinished(spec.name)
             if existing is not None:
                 guard.settle(existing.job_id)  # an engine orphaned by a killed trainctl finishes first
                 guard.clear_dead_holders(rt, existing.job_id)  # ...or died holding the lock
             if existing is not None and _is_running(target, existing):
-                if existing.state == "provisioning":  # its `up` died after the agent started; we hold the locks
+                if existing.state == JobState.PROVISIONING:  # its `up` died after the agent started; we hold the locks
                     seen = target.observe(existing)
                     existing = existing.model_copy(
-                        update={"state": "running", "started_at": existing.started_at or seen.started_at}
+                        update={"state": JobState.RUNNING, "started_at": existing.started_at or seen.started_at}
                     )
                     rt.ledger.save(existing)
                 say(f"job {existing.job_id} is already running; nothing to do (`trainctl logs {existing.job_id} -f`)")
@@ -79,7 +79,7 @@ def up_job(
                 loaded, job_id, rt.settings, hourly_usd=rt.hourly_price(spec), on_demand_hourly_usd=rt.fallback_price(spec)
             )
             rt.workspace  # noqa: B018 - find the engine before recording anything
-            with job_lock(rt.settings.home, job_id, "up"):
+            with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.UP):
                 record = _allocate(rt, compiled, target, existing, stop, say, policy_config)
         if detach:
             from orchestrator.lifecycle.watch import spawn_watcher
@@ -89,13 +89,13 @@ def up_job(
             say(f"a watcher relaunches it after a preemption and tears it down when it ends (log: {watch_log})")
             return UpOutcome(record, "started")
         record = _attend(rt, compiled, record, target, stop, say, output or sys.stdout.buffer, policy_config)
-    if record.state == "failed":
+    if record.state == JobState.FAILED:
         raise RunFailedError(
             f"job {job_id} failed: {record.reason}",
             context={"job_id": job_id},
             hint=f"`trainctl logs {job_id}` shows its whole output",
         )
-    if record.state == "cancelled":
+    if record.state == JobState.CANCELLED:
         raise RunFailedError(f"job {job_id} was cancelled ({record.reason})", context={"job_id": job_id})
     return UpOutcome(record, "finished")
 
@@ -129,7 +129,7 @@ def _allocate(
     job = replace(job, prior_runtime_s=record.runtime_s(now), prior_cost_usd=accrued_cost(record, now))
     record = record.model_copy(
         update={
-            "state": "provisioning",
+            "state": JobState.PROVISIONING,
             "reason": None,
             "exit_code": None,
             "ended_at": None,
@@ -172,11 +172,11 @@ def _allocate(
             say(f"policy warning: {violation.line()}")
         log.info("job.allocated", seconds=round(time.monotonic() - started, 2))
     except PolicyViolationError as e:
-        rt.ledger.save(record.model_copy(update={"state": "failed", "reason": "blocked by policy"}))
-        teardown_job(rt, job.job_id, requested="failed", reason=e.message, wait_s=60.0)
+        rt.ledger.save(record.model_copy(update={"state": JobState.FAILED, "reason": "blocked by policy"}))
+        teardown_job(rt, job.job_id, requested=JobState.FAILED, reason=e.message, wait_s=60.0)
         raise
     except TrainctlError as e:
-        rt.ledger.save(record.model_copy(update={"state": "interrupted", "reason": _why(stop, e)}))
+        rt.ledger.save(record.model_copy(update={"state": JobState.INTERRUPTED, "reason": _why(stop, e)}))
         if stop.stop_requested:
             _teardown_after_stop(rt, job.job_id, stop, say)
             raise _stopped(stop) from None
@@ -184,7 +184,7 @@ def _allocate(
         raise
     record = record.model_copy(
         update={
-            "state": "running",
+            "state": JobState.RUNNING,
             "started_at": time.time(),
             "outputs": target.outputs_summary(outputs),
             "hourly_usd": job.run_price(outputs),
@@ -213,7 +213,7 @@ def _attend(
     """
     offset = 0
     while True:
-        finished = stop.stop_requested or target.observe(record).state in END_STATES
+        finished = stop.stop_requested or target.observe(record).state in RUN_ENDED
         chunk, offset = target.read_log(record, offset)
         if chunk:
             output.write(chunk)
@@ -246,7 +246,7 @@ def relaunch(
     ended = target.observe(record).ended_at or time.time()  # the preempted run's end, for its cost
     record = record.model_copy(update={"preemptions": decision.preemptions, "ended_at": ended})
     rt.ledger.save(record)
-    with job_lock(rt.settings.home, record.job_id, "relaunch"):
+    with job_lock(rt.settings.home, job_lock_key(record.job_id), LockOp.RELAUNCH):
         return _allocate(rt, job, target, record, stop, say, policy_config)
 
 
@@ -254,7 +254,7 @@ def tear_down_ended(rt: Runtime, record: JobRecord, decision: Decision, say: Say
     """The run ended and is not relaunched: tear the job down (artifacts kept), failed if we gave up on it."""
     if decision.action == "give-up":
         say(f"giving up: {decision.reason}; tearing down {record.job_id} (artifacts are kept)")
-        return teardown_job(rt, record.job_id, requested="failed", reason=decision.reason, on_event=EngineProgress())
+        return teardown_job(rt, record.job_id, requested=JobState.FAILED, reason=decision.reason, on_event=EngineProgress())
     say(f"run ended; tearing down {record.job_id} (artifacts are kept)")
     return teardown_job(rt, record.job_id, on_event=EngineProgress())
 
@@ -264,7 +264,7 @@ def _teardown_after_stop(rt: Runtime, job_id: str, stop: GracefulStop, say: Say,
     say(f"stopping job {job_id}: final checkpoint, then teardown (artifacts are kept)")
     why = reason or f"stopped by signal {stop.signum}"
     try:
-        teardown_job(rt, job_id, requested="interrupted", reason=why, on_event=EngineProgress(), wait_s=60.0)
+        teardown_job(rt, job_id, requested=JobState.INTERRUPTED, reason=why, on_event=EngineProgress(), wait_s=60.0)
     except TrainctlError:
         if not stop.urgent.is_set():
             raise
@@ -272,7 +272,7 @@ def _teardown_after_stop(rt: Runtime, job_id: str, stop: GracefulStop, say: Say,
 
 
 def _is_running(target: Target, record: JobRecord) -> bool:
-    return record.state in ("running", "provisioning") and target.observe(record).state in ("running", "starting")
+    return record.state in ACTIVE_STATES and target.observe(record).state in RUN_ALIVE
 
 
 def _stopped(stop: GracefulStop) -> TrainctlError:

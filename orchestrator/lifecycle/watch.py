@@ -27,8 +27,7 @@ from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.logs import bind_job, get_logger
-
-RUNNING = ("running", "starting")
+from orchestrator.vocabulary import RUN_ALIVE, JobState, LockOp, watch_lock_key
 
 
 def watch_log(rt: Runtime, job_id: str) -> Path:
@@ -55,7 +54,7 @@ def watch_job(rt: Runtime, job_id: str, policy_config: Path | None = None) -> Jo
     bind_job(job_id)
     log = get_logger(__name__)
     try:
-        with job_lock(rt.settings.home, f"watch-{job_id}", "watch"):
+        with job_lock(rt.settings.home, watch_lock_key(job_id), LockOp.WATCH):
             log.info("watch.started", interval_s=rt.settings.watch_interval_s)
             record = _watch(rt, job_id, policy_config)
     except ConflictError:
@@ -78,7 +77,7 @@ def _watch(rt: Runtime, job_id: str, policy_config: Path | None) -> JobRecord | 
             if record is None or record.torn_down:
                 return record
             target = get_target(record.target)
-            if record.state == "provisioning" or target.observe(record).state in RUNNING:
+            if record.state == JobState.PROVISIONING or target.observe(record).state in RUN_ALIVE:
                 if stop.wait(rt.settings.watch_interval_s):
                     return record  # a signal stops the watcher, not the job
                 continue

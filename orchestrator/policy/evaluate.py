@@ -13,10 +13,10 @@ from typing import Any
 
 from orchestrator.policy.config import resolve
 from orchestrator.policy.model import Finding, PolicyDef, Resource, Violation
+from orchestrator.vocabulary import MANIFEST_KIND, Tag
 
 PROJECT = "trainctl"
-TEAM_TAG = "trainctl:team"
-MANIFEST_KIND = "trainctl:job"
+TEAM_TAG = Tag.TEAM
 
 
 def check_plan(

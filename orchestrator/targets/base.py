@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
+from orchestrator.vocabulary import RunState
 
 if TYPE_CHECKING:
     from orchestrator.targets.preemption import Decision
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 class Observation:
     """What a target sees of a job right now."""
 
-    state: str  # running | succeeded | failed | stopped | gone
+    state: RunState
     reason: str | None = None
     exit_code: int | None = None
     started_at: float | None = None

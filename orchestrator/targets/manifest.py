@@ -15,9 +15,9 @@ from pulumi import Input, ResourceOptions, ResourceTransformationArgs, ResourceT
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from orchestrator.compile import CompiledJob
+from orchestrator.vocabulary import MANIFEST_KIND
 
 MANIFEST_NAME = "job-manifest"
-MANIFEST_KIND = "trainctl:job"
 _DECLARED = "_trainctl_manifest"  # attribute of the program's root stack resource
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from orchestrator.targets.base import Observation
+from orchestrator.vocabulary import RunState
 
 PREEMPTED = "spot-interruption"
 
@@ -22,7 +23,7 @@ class Decision:
 
 def decide(seen: Observation, *, preemptions: int, max_preemptions: int, newest_checkpoint: str | None) -> Decision:
     """After a preemption, relaunch (resuming from the newest checkpoint) until ``max_preemptions``."""
-    if seen.state != "stopped" or seen.reason != PREEMPTED:
+    if seen.state != RunState.STOPPED or seen.reason != PREEMPTED:
         return Decision("none", f"not preempted ({seen.state})", preemptions)
     if preemptions >= max_preemptions:
         return Decision(

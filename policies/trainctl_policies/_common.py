@@ -14,8 +14,17 @@ from typing import Any
 from orchestrator.policy.model import COMPUTED, Resource
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
+# The pack ships on its own, so it keeps its own copy of trainctl's words (orchestrator/vocabulary.py);
+# tests/policy/test_vocabulary_copy.py pins the two equal.
 MANIFEST_KIND = "trainctl:job"
+JOB_ID_TAG = "trainctl:job-id"
+JOB_NAME_TAG = "trainctl:job-name"
 TEAM_TAG = "trainctl:team"
+OWNER_TAG = "trainctl:owner"
+COST_CENTER_TAG = "trainctl:cost-center"
+MANAGED_BY_TAG = "trainctl:managed-by"
+# The tags every job carries (cost-center only when the spec sets it).
+JOB_TAGS = (JOB_ID_TAG, JOB_NAME_TAG, TEAM_TAG, OWNER_TAG, MANAGED_BY_TAG)
 EC2_INSTANCES = frozenset(
     {
         "aws:ec2/instance:Instance",

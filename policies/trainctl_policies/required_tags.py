@@ -5,16 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from orchestrator.policy.model import Finding, PolicyDef, Props, Resource
-from trainctl_policies._common import items, known, matches, obj, taggable, tags_of
+from trainctl_policies._common import (
+    COST_CENTER_TAG,
+    JOB_NAME_TAG,
+    JOB_TAGS,
+    OWNER_TAG,
+    TEAM_TAG,
+    items,
+    known,
+    matches,
+    obj,
+    taggable,
+    tags_of,
+)
 
-JOB_TAGS = ("trainctl:job-id", "trainctl:job-name", "trainctl:team", "trainctl:owner", "trainctl:managed-by")
 # tag -> the spec field it comes from, for the fix
-SPEC_FIELDS = {
-    "trainctl:job-name": "name",
-    "trainctl:team": "team",
-    "trainctl:owner": "owner",
-    "trainctl:cost-center": "cost_center",
-}
+SPEC_FIELDS = {JOB_NAME_TAG: "name", TEAM_TAG: "team", OWNER_TAG: "owner", COST_CENTER_TAG: "cost_center"}
 CONFIG = {
     "tags": {"type": "array", "items": {"type": "string"}, "description": "tag keys every taggable resource must carry"},
     "values": {

@@ -18,6 +18,7 @@ from typing import Any
 
 from orchestrator.cloud import aws
 from orchestrator.errors import CapacityError, CloudError, TransientCloudError
+from orchestrator.vocabulary import Tag
 
 Sleep = Callable[[float], None]
 THROTTLE_RETRIES = 4
@@ -137,7 +138,7 @@ def describe(ec2: Any, instance_id: str) -> InstanceFacts | None:
 
 def job_instances(ec2: Any, job_id: str) -> list[InstanceFacts]:
     """Every instance tagged with ``job_id`` (terminated ones too, while EC2 lists them), newest first."""
-    filters = [{"Name": "tag:trainctl:job-id", "Values": [job_id]}]
+    filters = [{"Name": f"tag:{Tag.JOB_ID}", "Values": [job_id]}]
 
     def listing() -> list[InstanceFacts]:
         pages = ec2.get_paginator("describe_instances").paginate(Filters=filters)

@@ -15,6 +15,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 
 from orchestrator.cloud import aws
 from orchestrator.targets.aws import compute
+from orchestrator.vocabulary import Tag
 
 REPLACING = (
     "launch_template_id",
@@ -36,7 +37,7 @@ def _ec2(props: dict[str, Any], *, attempts: int = aws.DEFAULT_MAX_ATTEMPTS) -> 
 
 def _request(props: dict[str, Any]) -> compute.LaunchRequest:
     return compute.LaunchRequest(
-        job_id=props["tags"]["trainctl:job-id"],
+        job_id=props["tags"][Tag.JOB_ID],
         launch_template_id=props["launch_template_id"],
         launch_template_version=str(props["launch_template_version"]),
         tags=dict(props["tags"]),

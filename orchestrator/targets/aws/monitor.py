@@ -21,8 +21,9 @@ from orchestrator.targets.aws import names
 from orchestrator.targets.aws.compute import InstanceFacts, job_instances
 from orchestrator.targets.base import Observation, status_fields
 from orchestrator.targets.preemption import PREEMPTED
+from orchestrator.vocabulary import RunState
 
-FINAL = ("succeeded", "failed", "stopped")
+FINAL = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED})
 
 
 def read_status(s3: Any, bucket: str) -> dict[str, Any] | None:
@@ -56,7 +57,7 @@ def was_preempted(instance: InstanceFacts | None, status: dict[str, Any] | None)
     """EC2 reclaimed the spot instance (state reason), or the agent saw the notice and stopped."""
     if instance is not None and instance.reason_code == names.SPOT_INTERRUPTION_CODE:
         return True
-    return status is not None and status.get("state") == "stopped" and status.get("reason") == PREEMPTED
+    return status is not None and status.get("state") == RunState.STOPPED and status.get("reason") == PREEMPTED
 
 
 def observe(status: dict[str, Any] | None, instance: InstanceFacts | None) -> Observation:
@@ -65,19 +66,19 @@ def observe(status: dict[str, Any] | None, instance: InstanceFacts | None) -> Ob
     if status is not None and launched is not None and float(status.get("updated_at") or 0.0) < launched:
         status = None  # written by the instance before a relaunch
     fields = _fields(status)
-    state = (status or {}).get("state", "starting")
+    state = (status or {}).get("state", RunState.STARTING)
     if state in FINAL:
-        if state == "stopped" and was_preempted(instance, status):
+        if state == RunState.STOPPED and was_preempted(instance, status):
             fields["reason"] = PREEMPTED
-        return Observation(state=state, **fields)
+        return Observation(state=RunState(state), **fields)
     if instance is None:
-        return Observation(state="running", **{**fields, "reason": "no instance yet"})
+        return Observation(state=RunState.RUNNING, **{**fields, "reason": "no instance yet"})
     if instance.live:
-        return Observation(state="running", **{**fields, "reason": fields["reason"] or f"instance {instance.state}"})
+        return Observation(state=RunState.RUNNING, **{**fields, "reason": fields["reason"] or f"instance {instance.state}"})
     if was_preempted(instance, status):
-        return Observation(state="stopped", **{**fields, "reason": PREEMPTED})
+        return Observation(state=RunState.STOPPED, **{**fields, "reason": PREEMPTED})
     why = instance.reason_message or instance.reason_code or instance.state
-    return Observation(state="gone", **{**fields, "reason": f"instance {instance.instance_id} {instance.state}: {why}"})
+    return Observation(state=RunState.GONE, **{**fields, "reason": f"instance {instance.instance_id} {instance.state}: {why}"})
 
 
 def newest_checkpoint(store: Any) -> str | None:

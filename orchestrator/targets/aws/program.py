@@ -18,6 +18,7 @@ from typing import Any
 from orchestrator.compile import CompiledJob
 from orchestrator.targets.aws import bootstrap, iam, names
 from orchestrator.targets.aws.compute import SPOT_OPTIONS
+from orchestrator.vocabulary import CONFIG_NAMESPACE, StackConfig
 
 ENDPOINT_SERVICES = ("cloudwatchlogs", "ec2", "iam", "s3", "ssm", "sts")
 
@@ -40,8 +41,8 @@ def declare(job: CompiledJob) -> None:
     from orchestrator.targets.manifest import declare_manifest
 
     declare_manifest(job)  # job-level facts for the policy pack; everything below depends on it
-    config = pulumi.Config("trainctl")
-    offline = bool(config.get_bool("offline"))
+    config = pulumi.Config(CONFIG_NAMESPACE)
+    offline = bool(config.get_bool(StackConfig.OFFLINE))
     endpoint = None if offline else _endpoint()
     existing = Existing() if offline else existing_storage(job, endpoint)
     spec, job_id, region = job.spec, job.job_id, job.region
@@ -117,7 +118,7 @@ def declare(job: CompiledJob) -> None:
     )
 
     # -- secrets: SecureString parameters the instance reads at boot ---------------------------------
-    secret_values = config.require_secret_object("secrets") if spec.secrets else None
+    secret_values = config.require_secret_object(StackConfig.SECRETS) if spec.secrets else None
     parameters = [
         aws.ssm.Parameter(
             f"secret-{name}",

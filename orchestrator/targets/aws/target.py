@@ -15,6 +15,7 @@ from orchestrator.jobs.records import JobRecord
 from orchestrator.targets.aws import names
 from orchestrator.targets.base import Observation
 from orchestrator.targets.preemption import PREEMPTED, Decision, decide
+from orchestrator.vocabulary import RunState
 
 SUMMARY_KEYS = ("bucket", "artifacts", "log_group", "region", "instance_id", "purchased", "launch_template_id")
 
@@ -47,7 +48,7 @@ class AwsTarget:
             status = monitor.read_status(self._client("s3", record), _bucket(record))
             instance = monitor.current_instance(self._client("ec2", record), record.job_id)
         except TransientCloudError as e:
-            return Observation(state="running", reason=f"status unavailable ({e.message}); will ask again")
+            return Observation(state=RunState.RUNNING, reason=f"status unavailable ({e.message}); will ask again")
         return monitor.observe(status, instance)
 
     def relaunch_decision(self, record: JobRecord) -> Decision:
@@ -63,7 +64,7 @@ class AwsTarget:
         max_preemptions = int((record.spec.get("restarts") or {}).get("max_preemptions", 3))
         done = int(getattr(record, "preemptions", 0) or 0)
         newest = None
-        if seen.state == "stopped" and seen.reason == PREEMPTED:
+        if seen.state == RunState.STOPPED and seen.reason == PREEMPTED:
             newest = monitor.newest_checkpoint(S3Store(f"s3://{_bucket(record)}", client=self._client("s3", record)))
         return decide(seen, preemptions=done, max_preemptions=max_preemptions, newest_checkpoint=newest)
 

@@ -21,6 +21,7 @@ from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, Resou
 
 from orchestrator.agent import procs
 from orchestrator.targets.local.snapshot import copy_snapshot, list_files
+from orchestrator.vocabulary import Tag
 
 MARKER = ".trainctl-job.json"
 HOME_VAR = "TRAINCTL_JOB_HOME"
@@ -94,7 +95,7 @@ class TrainingProcessProvider(ResourceProvider):
         log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(_ENGINE_VARS)}
         env.update(props.get("secret_env") or {})
-        env["TRAINCTL_JOB_ID"] = props["tags"]["trainctl:job-id"]
+        env["TRAINCTL_JOB_ID"] = props["tags"][Tag.JOB_ID]
         env[HOME_VAR] = props["home"]  # which trainctl home owns this process (gc looks only at its own)
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(

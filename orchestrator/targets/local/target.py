@@ -16,6 +16,7 @@ from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
 from orchestrator.targets.base import Observation, status_fields
 from orchestrator.targets.preemption import Decision
+from orchestrator.vocabulary import CONFIG_NAMESPACE, RUN_ALIVE, RunState, StackConfig
 
 
 class LocalTarget:
@@ -43,8 +44,8 @@ class LocalTarget:
 
             declare_manifest(job)  # job-level facts for the policy pack; everything below depends on it
 
-            config = pulumi.Config("trainctl")
-            secret_env: Any = config.get_secret_object("secrets") or {}
+            config = pulumi.Config(CONFIG_NAMESPACE)
+            secret_env: Any = config.get_secret_object(StackConfig.SECRETS) or {}
             tags = job.tags
             files = list_files(job.source_dir)
             workdir = Workdir(
@@ -77,11 +78,11 @@ class LocalTarget:
     def observe(self, record: JobRecord) -> Observation:
         status = _read_status(record)
         if status is None:
-            return Observation(state="gone" if record.torn_down else "running", reason="no status yet")
-        state = status.get("state", "running")
+            return Observation(state=RunState.GONE if record.torn_down else RunState.RUNNING, reason="no status yet")
+        state = RunState(status.get("state", RunState.RUNNING))
         fields = status_fields(status)
-        if state in ("running", "starting") and not _agent_alive(status):
-            return Observation(state="gone", **{**fields, "reason": "agent died"})
+        if state in RUN_ALIVE and not _agent_alive(status):
+            return Observation(state=RunState.GONE, **{**fields, "reason": "agent died"})
         return Observation(state=state, **fields)
 
     def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
