@@ -26,7 +26,7 @@ def _spec(**extra: object) -> JobSpec:
 
 def test_every_job_state_is_unfinished_or_final() -> None:
     """Each job state is either unfinished (up resumes it) or final, never both."""
-    assert UNFINISHED_STATES | FINAL_STATES == set(JobState)
+    assert set(JobState) == UNFINISHED_STATES | FINAL_STATES
     assert not UNFINISHED_STATES & FINAL_STATES
     assert ACTIVE_STATES < UNFINISHED_STATES
     assert JobState.BLOCKED in FINAL_STATES
@@ -34,7 +34,7 @@ def test_every_job_state_is_unfinished_or_final() -> None:
 
 def test_every_run_state_is_alive_or_ended() -> None:
     """Each run state a target observes is either alive or ended, never both."""
-    assert RUN_ALIVE | RUN_ENDED == set(RunState)
+    assert set(RunState) == RUN_ALIVE | RUN_ENDED
     assert not RUN_ALIVE & RUN_ENDED
 
 
@@ -49,6 +49,7 @@ def test_job_tags_use_the_vocabulary_keys() -> None:
 
 def test_vocabulary_is_light() -> None:
     """Importing the vocabulary pulls in no third-party package (it is on every path, `--help` included)."""
-    code = "import sys, orchestrator.vocabulary; print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pulumi', 'boto3', 'click')))"
+    heavy = "('pydantic', 'pulumi', 'boto3', 'click')"
+    code = f"import sys, orchestrator.vocabulary; print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

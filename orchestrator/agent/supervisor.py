@@ -81,7 +81,9 @@ class Supervisor:
             code = self._supervise(self.cfg.setup, log, resume_from=None)
             if code != 0:
                 return self._finish(
-                    RunState.FAILED if self.stop_reason is None else RunState.STOPPED, code, reason=self.stop_reason or "setup failed"
+                    RunState.FAILED if self.stop_reason is None else RunState.STOPPED,
+                    code,
+                    reason=self.stop_reason or "setup failed",
                 )
         while True:
             resume = restore_newest(self.store, self.ckpt_dir)

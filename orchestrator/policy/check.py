@@ -67,7 +67,8 @@ def check_spec(loaded: LoadedSpec, *, policy_config: Path | None = None, setting
 
 def with_manifest(plan: dict[str, Any], job: CompiledJob) -> dict[str, Any]:
     """``plan`` with the job manifest first (added when the target's program does not declare one)."""
-    from orchestrator.targets.manifest import MANIFEST_KIND, MANIFEST_NAME, manifest_props
+    from orchestrator.targets.manifest import MANIFEST_NAME, manifest_props
+    from orchestrator.vocabulary import MANIFEST_KIND
 
     resources = list(plan.get("resources") or [])
     if any(r.get("type") == MANIFEST_TYPE and (r.get("inputs") or {}).get("kind") == MANIFEST_KIND for r in resources):
