@@ -13,7 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from orchestrator.errors import SettingsError
-from orchestrator.home import trainctl_home
+from orchestrator.home import engine_cache_dir, legacy_engine_dirs, trainctl_home
 
 ENV_PREFIX = "TRAINCTL_"
 
@@ -25,7 +25,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=trainctl_home)
     backend_url: str | None = Field(default=None, description="Pulumi backend URL; default file://$TRAINCTL_HOME/state")
-    engine_dir: Path | None = Field(default=None, description="where engines are cached; default $TRAINCTL_HOME/engine")
+    engine_dir: Path | None = Field(
+        default=None, description="where engines are cached; default $XDG_CACHE_HOME/trainctl/engine (~/.cache/trainctl/engine)"
+    )
     local_hourly_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     default_region: str = "us-east-1"
     log_format: Literal["auto", "console", "json"] = "auto"
@@ -74,8 +76,13 @@ class Settings(BaseSettings):
 
     @property
     def engines(self) -> Path:
-        """The directory that holds engine versions."""
-        return self.engine_dir or self.home / "engine"
+        """The directory that holds engine versions: ``engine_dir``, else the per-user cache."""
+        return self.engine_dir or engine_cache_dir()
+
+    @property
+    def legacy_engines(self) -> tuple[Path, ...]:
+        """Where earlier trainctl versions cached engines (inside the home); `engine install` adopts one found there."""
+        return tuple(d for d in legacy_engine_dirs(self.home) if d.absolute() != self.engines.absolute())
 
     @property
     def passphrase_file(self) -> Path:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator import home as homes
+from orchestrator.engine.locate import installed_engine
 from orchestrator.settings import Settings, get_settings
 from orchestrator.testing.harness import Trainctl, trainctl_cmd, write_job
 from orchestrator.testing.moto_server import MotoServer
@@ -18,10 +20,18 @@ __all__ = ["trainctl_cmd"]
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
+
+
+def _shared_engines() -> Path:
+    """TRAINCTL_ENGINE_DIR, else the per-user cache, else an old default holding the engine (not yet moved)."""
+    if os.environ.get("TRAINCTL_ENGINE_DIR"):
+        return Path(os.environ["TRAINCTL_ENGINE_DIR"])
+    candidates = (homes.engine_cache_dir(), *homes.legacy_engine_dirs(homes.trainctl_home()))
+    return next((d for d in candidates if installed_engine(d) is not None), homes.engine_cache_dir())
+
+
 # Resolved once, before any test points TRAINCTL_HOME elsewhere: engines are built once per machine.
-SHARED_ENGINES = Path(
-    os.environ.get("TRAINCTL_ENGINE_DIR") or Path(os.environ.get("TRAINCTL_HOME") or Path.home() / ".trainctl") / "engine"
-)
+SHARED_ENGINES = _shared_engines()
 
 
 @pytest.fixture(autouse=True)

@@ -93,3 +93,70 @@ def test_doctor_reports_engine_version(cli) -> None:
     assert result.exit_code == 0, result.stdout + result.stderr
     assert f"pulumi v{PULUMI_VERSION}" in result.stdout
     assert "passphrase" in result.stdout and "backend" in result.stdout
+
+
+def installed_at(engines: Path, source: str = "go-build") -> Path:
+    """A complete (fake) install of the pinned engine under ``engines``, as an earlier trainctl left it."""
+    root = engines / PULUMI_VERSION
+    fake_pulumi(root / "bin", PULUMI_VERSION)
+    (root / "installed.json").write_text(json.dumps({"version": PULUMI_VERSION, "source": source}))
+    return root
+
+
+@pytest.fixture
+def user_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A user whose HOME is a temporary directory, with every engine and cache location at its default."""
+    from orchestrator.settings import get_settings
+
+    home = tmp_path / "user"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TRAINCTL_HOME", str(home / ".trainctl"))
+    for name in ("TRAINCTL_ENGINE_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    return home
+
+
+def test_engine_cache_is_per_user_not_per_trainctl_home(user_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Engines default to ~/.cache/trainctl/engine (or $XDG_CACHE_HOME/trainctl/engine), whatever TRAINCTL_HOME is."""
+    from orchestrator.settings import load_settings
+
+    assert load_settings().engines == user_home / ".cache" / "trainctl" / "engine"
+    monkeypatch.setenv("TRAINCTL_HOME", str(user_home / "another-project"))
+    assert load_settings().engines == user_home / ".cache" / "trainctl" / "engine"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(user_home / "xdg"))
+    assert load_settings().engines == user_home / "xdg" / "trainctl" / "engine"
+    monkeypatch.setenv("TRAINCTL_ENGINE_DIR", str(user_home / "mine"))
+    assert load_settings().engines == user_home / "mine"
+
+
+def test_engine_at_the_old_location_is_moved_not_rebuilt(tmp_path: Path, only_path: Path) -> None:
+    """An install under an old engine dir is moved into the new one (no download, no build); the old path links to it."""
+    old = tmp_path / "old-home" / "engine"
+    installed_at(old)
+    lines: list[str] = []
+    engine = installer.install_engine(tmp_path / "cache", progress=lines.append, allow_download=False, legacy_dirs=(old,))
+    assert engine.root == tmp_path / "cache" / PULUMI_VERSION and engine.source == "go-build"
+    assert engine.pulumi.is_file() and not engine.root.is_symlink()
+    assert (old / PULUMI_VERSION).is_symlink()
+    assert find_engine(old).pulumi.resolve() == engine.pulumi.resolve()
+    assert any("moved from" in line for line in lines), lines
+    assert not any("building" in line or "no pulumi on PATH" in line for line in lines), lines
+
+
+def test_engine_install_adopts_the_old_default_and_a_fresh_home_finds_it(
+    cli, user_home: Path, only_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`engine install` moves ~/.trainctl/engine's engine to ~/.cache; `doctor` under a fresh TRAINCTL_HOME finds it there."""
+    installed_at(user_home / ".trainctl" / "engine")
+    installed = cli("engine", "install", "--no-download", "--output", "json")
+    assert installed.exit_code == 0, installed.stderr
+    cached = user_home / ".cache" / "trainctl" / "engine" / PULUMI_VERSION / "bin" / "pulumi"
+    assert json.loads(installed.stdout)["path"] == str(cached)
+    monkeypatch.setenv("TRAINCTL_HOME", str(user_home / "fresh-project"))
+    from orchestrator.settings import get_settings
+
+    get_settings.cache_clear()
+    doctor = cli("doctor")
+    assert f"pulumi v{PULUMI_VERSION} at {cached}" in doctor.stdout, doctor.stdout

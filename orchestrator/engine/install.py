@@ -4,6 +4,9 @@ Sources, in order: a ``pulumi`` of the pinned version already on PATH; the offic
 network allows it; a build from the Go module proxy with the wrapper module in ``gowrapper/``. The
 result is cached (``installed.json`` marks a complete install) and never rebuilt; concurrent installs
 wait on a file lock; a partial build is never left where ``find_engine`` would take it.
+
+An engine that an earlier trainctl installed at the old default location (inside the trainctl home) is
+moved into the cache instead of rebuilt, with a link left behind so the old path still works.
 """
 
 from __future__ import annotations
@@ -42,14 +45,27 @@ exec "${PULUMI_PYTHON_CMD:-python3}" -u -m pulumi.dynamic "$@"
 """
 
 
-def install_engine(engines_dir: Path, *, progress: Progress, allow_download: bool = True, force: bool = False) -> Engine:
-    """Install the pinned engine into ``engines_dir`` (a no-op when it is already there)."""
+def install_engine(
+    engines_dir: Path,
+    *,
+    progress: Progress,
+    allow_download: bool = True,
+    force: bool = False,
+    legacy_dirs: tuple[Path, ...] = (),
+) -> Engine:
+    """Install the pinned engine into ``engines_dir`` (a no-op when it is already there).
+
+    Without ``force``, an install found in one of ``legacy_dirs`` is moved here instead of rebuilt.
+    """
     engines_dir.mkdir(parents=True, exist_ok=True)
     with _install_lock(engines_dir, progress):
         existing = installed_engine(engines_dir)
         if existing is not None and not force:
             progress(f"engine v{PULUMI_VERSION} already installed at {existing.pulumi} ({existing.source})")
             return existing
+        adopted = None if force else _adopt_legacy(engines_dir, legacy_dirs, progress)
+        if adopted is not None:
+            return adopted
         root = engine_root(engines_dir)
         staging = Path(tempfile.mkdtemp(prefix=f".{PULUMI_VERSION}-", dir=engines_dir))
         try:
@@ -68,6 +84,30 @@ def install_engine(engines_dir: Path, *, progress: Progress, allow_download: boo
         assert engine is not None
         progress(f"engine v{PULUMI_VERSION} installed at {engine.pulumi} (from {source})")
         return engine
+
+
+def _adopt_legacy(engines_dir: Path, legacy_dirs: tuple[Path, ...], progress: Progress) -> Engine | None:
+    """Move a complete install of the pinned version from an old location here; leave a link there."""
+    root = engine_root(engines_dir)
+    for legacy in legacy_dirs:
+        old = engine_root(legacy)
+        if old.is_symlink() or not legacy.is_dir():
+            continue  # already moved (the link points here or elsewhere), or nothing there
+        with _install_lock(legacy, progress):  # an install running there finishes first
+            if installed_engine(legacy) is None:
+                continue
+            if root.exists():
+                shutil.rmtree(root)
+            shutil.move(str(old), str(root))
+            try:
+                old.symlink_to(root, target_is_directory=True)
+            except OSError as e:
+                progress(f"could not leave a link at {old}: {e.strerror}")
+        engine = installed_engine(engines_dir)
+        if engine is not None:
+            progress(f"engine v{PULUMI_VERSION} moved from {old} to {root} (no rebuild; {old} links to it)")
+            return engine
+    return None
 
 
 def _obtain(bin_dir: Path, progress: Progress, allow_download: bool) -> str:

@@ -21,11 +21,13 @@ def install(force: bool, no_download: bool, output: str) -> None:
     from orchestrator.engine.install import install_engine
     from orchestrator.settings import get_settings
 
+    settings = get_settings()
     engine = install_engine(
-        get_settings().engines,
+        settings.engines,
         progress=lambda line: click.echo(f"engine: {line}", err=True),
         allow_download=not no_download,
         force=force,
+        legacy_dirs=settings.legacy_engines,
     )
     if is_json():
         emit_json({"path": str(engine.pulumi), "version": engine.version, "source": engine.source})

@@ -15,7 +15,7 @@ ALWAYS_SKIPPED = {".git", "__pycache__", ".venv", ".trainctl", ".mypy_cache", ".
 def list_files(source: Path, *, home: Path | None = None) -> list[str]:
     """Relative paths of the files to ship, sorted. Uses git when ``source`` is in a work tree.
 
-    The trainctl home (``home``, default ``$TRAINCTL_HOME``: state, the state passphrase, engines, other
+    The trainctl home (``home``, default ``$TRAINCTL_HOME``: state, the state passphrase, other
     jobs' runs and artifacts) is never shipped, whatever its name, when it lies inside ``source``.
     """
     from orchestrator.home import trainctl_home
