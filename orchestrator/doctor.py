@@ -63,15 +63,20 @@ def _backend() -> Check:
 
 
 def _passphrase() -> Check:
-    from orchestrator.engine.environment import passphrase_source
+    from orchestrator.engine.passphrase import passphrase_file_in_use, passphrase_problem, passphrase_source
 
-    source = passphrase_source(get_settings())
+    home_file = get_settings().passphrase_file
+    in_use = passphrase_file_in_use(home_file)
+    problem = passphrase_problem(in_use) if in_use is not None else None
+    if problem:
+        return Check("passphrase", False, *problem)
+    source = passphrase_source(home_file)
     if source:
         return Check("passphrase", True, f"set ({source})")
     return Check(
         "passphrase",
         True,
-        "not set yet: a random one is created at first use in " + str(get_settings().passphrase_file),
+        "not set yet: a random one is created at first use in " + str(home_file),
         "for a shared backend, set PULUMI_CONFIG_PASSPHRASE_FILE to the team's passphrase file",
         required=False,
     )

@@ -6,7 +6,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-names = st.from_regex(r"[a-z0-9-]{3,40}", fullmatch=True)
+names = st.from_regex(r"[a-z][a-z0-9-]{2,39}", fullmatch=True)
 words = st.from_regex(r"[a-z][a-z0-9.@-]{0,20}", fullmatch=True)
 tag_values = st.from_regex(r"[A-Za-z0-9_ .:/=+@-]{1,30}", fullmatch=True)
 durations = st.builds(lambda n, u: f"{n}{u}", st.integers(1, 500), st.sampled_from("smhd"))
@@ -86,7 +86,7 @@ def corrupt(doc: Any, data: st.DataObject) -> Any:
 
 # Values at the edges of what some field accepts: bounds, lax spellings, near-miss names, wrong types.
 EDGE_VALUES: list[Any] = [
-    *["", " ", "x", "A", "ab", "abc", "a" * 40, "a" * 41, "Bad_Name", "abc\n", "é", "t" * 256, "t" * 257],
+    *["", " ", "x", "A", "ab", "abc", "-abc", "1abc", "a" * 40, "a" * 41, "Bad_Name", "abc\n", "é", "t" * 256, "t" * 257],
     *["trainctl/v1", "trainctl/v2", "local", "aws", "gcp", "LOCAL", "g5.xlarge", "g5.xlarge\n", "G5.XLARGE"],
     *["us-east-1", "us-east-\u0661", "ami-0123456789abcdef0", "ami-xyz", "checkpoints", "../up", "/abs", "a/../b"],
     *["90s", " 90s ", "0s", "1.5h", "5400s", "90m", "\u0661\u0662s", "5", "5.0", "true", "yes", "TRAINCTL_X"],

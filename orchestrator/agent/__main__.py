@@ -10,12 +10,14 @@ from pathlib import Path
 from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.store import open_store
 from orchestrator.agent.supervisor import Supervisor
+from orchestrator.home import restrict_umask
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
         print("usage: python -m orchestrator.agent CONFIG.json", file=sys.stderr)
         return 2
+    restrict_umask()  # checkpoints, logs and status stay private to the user, whoever started the agent
     config = AgentConfig.from_file(Path(argv[0]))
     interruption = None
     if config.spot_notice_url:

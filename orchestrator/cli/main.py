@@ -20,6 +20,7 @@ os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from orchestrator import __version__
 from orchestrator.errors import ExitCode, InternalError, TrainctlError, interrupted
+from orchestrator.home import restrict_umask
 
 # name -> (module under orchestrator.cli.commands, one-line help shown by `trainctl --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -97,7 +98,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the process exit code (never raises)."""
+    """Run the CLI; return the process exit code (never raises). What it creates is private to the user."""
+    previous_umask = restrict_umask()
+    try:
+        return _run(argv)
+    finally:
+        os.umask(previous_umask)
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         result: Any = cli.main(args=argv, prog_name="trainctl", standalone_mode=False)
     except TrainctlError as e:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from orchestrator.jobs.locks import lock_holder
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
@@ -21,10 +23,17 @@ def cancel_job(rt: Runtime, ref: str) -> JobRecord:
     return _stop_and_tear_down(rt, record, "cancelled by `trainctl cancel`")
 
 
-def down_job(rt: Runtime, ref: str, *, purge: bool) -> tuple[JobRecord, list[str]]:
-    """Tear a job down (stopping it if it runs); with ``purge`` delete its artifacts too."""
+def down_job(
+    rt: Runtime, ref: str, *, purge: bool, confirm_purge: Callable[[JobRecord], None] | None = None
+) -> tuple[JobRecord, list[str]]:
+    """Tear a job down (stopping it if it runs); with ``purge`` delete its artifacts too.
+
+    ``confirm_purge`` sees the job before anything is touched and raises to leave it as it is.
+    """
     record = rt.ledger.resolve(ref)
     bind_job(record.job_id)
+    if purge and confirm_purge is not None:
+        confirm_purge(record)
     if not record.torn_down:
         record = _stop_and_tear_down(rt, record, "stopped by `trainctl down`")
     removed: list[str] = []

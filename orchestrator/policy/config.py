@@ -56,11 +56,11 @@ def read_config_file(file: Path) -> Any:
         raise InvalidInputError(f"cannot read policy config {file}: {e.strerror}", hint="check the --policy-config path") from e
     try:
         if file.suffix in (".yaml", ".yml"):
-            import yaml
+            from orchestrator.spec.yamlguard import safe_load
 
-            return yaml.safe_load(text)
+            return safe_load(text, f"policy config {file}")
         return json.loads(text)
-    except (ValueError, ImportError) as e:  # json.JSONDecodeError and yaml.YAMLError are ValueErrors
+    except (ValueError, RecursionError) as e:  # json.JSONDecodeError is a ValueError; deep nesting recurses
         raise InvalidInputError(f"policy config {file} cannot be parsed: {e}", hint=_HINT) from e
 
 

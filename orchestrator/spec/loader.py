@@ -18,6 +18,7 @@ import yaml
 
 from orchestrator.errors import SpecError
 from orchestrator.spec import fastpath, rules
+from orchestrator.spec.yamlguard import check_yaml_limits
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import JobSpec
@@ -141,8 +142,11 @@ def _notices(spec: JobSpec) -> list[str]:
 
 
 def _compose(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
+    lines: dict[PathKey, int] = {(): 1}
     try:
+        check_yaml_limits(text, source, SpecError)  # before anything is composed or expanded
         node = yaml.compose(text, Loader=_Loader)
+        return (None, lines) if node is None else (_Builder(source, lines).value(node, ()), lines)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
@@ -150,11 +154,6 @@ def _compose(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
         raise SpecError(f"{source}{line}: YAML syntax error: {problem}") from None
     except yaml.YAMLError as e:
         raise SpecError(f"{source}: YAML error: {e}") from None
-    lines: dict[PathKey, int] = {(): 1}
-    if node is None:
-        return None, lines
-    builder = _Builder(source, lines)
-    return builder.value(node, ()), lines
 
 
 class _Builder:

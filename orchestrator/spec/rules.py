@@ -22,7 +22,7 @@ DOCUMENT_RULES_KEY = "x-trainctl-document-rules"
 TARGETS = ("local", "aws")
 CLOUD_RESOURCE_FIELDS = ("instance_type", "spot", "on_demand_fallback", "disk_gb", "region", "ami")
 RESERVED_ENV_PREFIX = "TRAINCTL_"
-_JOB_NAME = re.compile(r"^[a-z0-9-]{3,40}\Z")
+_JOB_NAME = re.compile(r"^[a-z][a-z0-9-]{2,39}\Z")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -40,7 +40,7 @@ def duration(value: Any) -> str:
 
 def job_name(value: str) -> str:
     if not _JOB_NAME.match(value):
-        raise ValueError("must be 3 to 40 characters of lowercase letters, digits and '-'")
+        raise ValueError("must be 3 to 40 characters of lowercase letters, digits and '-', starting with a letter")
     return value
 
 

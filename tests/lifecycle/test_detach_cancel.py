@@ -102,7 +102,7 @@ def test_down_purge_removes_artifacts(tc: Trainctl, make_job) -> None:
     assert tc.run("up", str(make_job(steps=2))).returncode == 0
     job_id = only_job(tc)["job_id"]
     assert (tc.home / "artifacts" / job_id).is_dir()
-    purged = tc.run("down", job_id, "--purge")
+    purged = tc.run("down", job_id, "--purge", "--yes")
     assert purged.returncode == 0, purged.stderr
     assert not (tc.home / "artifacts" / job_id).exists()
 

@@ -1,22 +1,33 @@
-"""`trainctl down JOB [--purge]`: tear a job down; --purge deletes its artifacts too."""
+"""`trainctl down JOB [--purge] [--yes]`: tear a job down; --purge deletes its artifacts too (after confirmation)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from orchestrator.cli.confirm import confirm_destructive, yes_option
 from orchestrator.cli.output import emit_json, is_json, output_option, say
+
+if TYPE_CHECKING:
+    from orchestrator.jobs.records import JobRecord
 
 
 @click.command("down")
 @click.argument("job")
-@click.option("--purge", is_flag=True, help="Also delete the job's artifacts (checkpoints, logs, outputs).")
+@click.option("--purge", is_flag=True, help="Also delete the job's artifacts (checkpoints, logs, outputs); asks first.")
+@yes_option("With --purge: delete without asking (needed without a terminal).")
 @output_option
-def command(job: str, purge: bool, output: str) -> None:
+def command(job: str, purge: bool, yes: bool, output: str) -> None:
     """Tear JOB down (stopping it if it runs); artifacts stay unless --purge."""
     from orchestrator.lifecycle.context import Runtime
     from orchestrator.lifecycle.stop import down_job
 
-    record, removed = down_job(Runtime(), job, purge=purge)
+    def confirm(record: JobRecord) -> None:
+        what = f"delete every artifact of job {record.job_id} (checkpoints, logs, outputs)"
+        confirm_destructive(what, yes=yes, command=f"trainctl down {record.job_id} --purge")
+
+    record, removed = down_job(Runtime(), job, purge=purge, confirm_purge=confirm)
     if is_json():
         emit_json({**record.summary(), "purged": removed})
         return

@@ -6,6 +6,7 @@ import fnmatch
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -56,11 +57,12 @@ def copy_snapshot(source: Path, dest: Path, files: list[str]) -> None:
     """Copy ``files`` from ``source`` into a fresh ``dest`` (atomic: staged, then renamed)."""
     staging = dest.with_name(dest.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging.mkdir(mode=0o700, parents=True)
     for rel in files:
         target = staging / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         shutil.copy2(source / rel, target)
+        target.chmod(stat.S_IMODE(target.stat().st_mode) & 0o700)  # the owner's bits (exec) kept; private
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)
 
