@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator.jobs.records import JobRecord, Ledger
 from orchestrator.testing.harness import Trainctl, trainctl_cmd
+from orchestrator.vocabulary import JobState
 
 JOB = "resnet-baseline-abc123"
 
@@ -19,7 +20,7 @@ JOB = "resnet-baseline-abc123"
 def ended_job(tc: Trainctl) -> Path:
     """A torn-down local job with a checkpoint in its artifact store; returns the store."""
     record = JobRecord(job_id=JOB, name="resnet-baseline", team="vision", owner="a@b.c", target="local", created=time.time())
-    Ledger(tc.home).save(record.model_copy(update={"state": "succeeded", "torn_down": True}))
+    Ledger(tc.home).save(record.model_copy(update={"state": JobState.SUCCEEDED, "torn_down": True}))
     artifacts = tc.home / "artifacts" / JOB
     (artifacts / "checkpoints").mkdir(parents=True)
     (artifacts / "checkpoints" / "step-100.pt").write_bytes(b"weights")
