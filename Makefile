@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-deps
 
-.PHONY: setup engine test lint typecheck unit demo bench spec-schema clean
+.PHONY: setup engine test test-fast lint typecheck unit demo bench spec-schema clean
 
 setup: $(STAMP) engine
 
@@ -28,6 +28,10 @@ unit: setup
 	$(BIN)/pytest
 
 test: setup lint typecheck unit
+
+# The inner loop: every test that needs no Pulumi engine (no engine install either); `make test` runs all.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m "not engine and not e2e_aws" -q
 
 demo: setup
 	$(BIN)/trainctl up examples/quickstart/job.yaml

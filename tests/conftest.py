@@ -30,6 +30,21 @@ def _shared_engines() -> Path:
     return next((d for d in candidates if installed_engine(d) is not None), homes.engine_cache_dir())
 
 
+# Fixtures that drive the real Pulumi engine (or moto): a test using one gets the marker, so that
+# `pytest -m "not engine"` (make test-fast) runs without an engine. A `pytestmark` in a conftest
+# has no effect; modules and tests that reach the engine another way carry the mark themselves.
+MARKER_FIXTURES = {"tc": "engine", "moto_server": "moto"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the fixtures it uses (see MARKER_FIXTURES)."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in MARKER_FIXTURES.items():
+            if fixture in used:
+                item.add_marker(marker)
+
+
 # Resolved once, before any test points TRAINCTL_HOME elsewhere: engines are built once per machine.
 SHARED_ENGINES = _shared_engines()
 

@@ -87,6 +87,7 @@ def test_wrapper_module_pins_the_same_release() -> None:
     assert f"github.com/pulumi/pulumi/sdk/v3 v{PULUMI_VERSION}" in gomod
 
 
+@pytest.mark.engine
 def test_doctor_reports_engine_version(cli) -> None:
     """`trainctl doctor` exits 0 and prints the installed engine's version."""
     result = cli("doctor")

@@ -1,12 +1,13 @@
-"""Lifecycle tests drive the real `trainctl` console script against the real engine (file backend)."""
+"""Lifecycle tests drive the real `trainctl` console script against the real engine (file backend).
+
+They use the ``tc`` fixture, which marks them ``engine`` (tests/conftest.py).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.engine
 
 
 @pytest.fixture
