@@ -1,7 +1,8 @@
 """A configurable stand-in training script for lifecycle tests (copied into a job's workdir).
 
 Environment: STEPS (default 20), STEP_SECONDS (0.2), FAIL_AT (exit 3 at that step on a fresh start),
-FAIL_ALWAYS (exit 3 at FAIL_AT even when resumed). Writes ``step-NNNN.json`` checkpoints, resumes from
+FAIL_ALWAYS (exit 3 at FAIL_AT even when resumed), IGNORE_SIGTERM (keep training through SIGTERM: a
+stop then waits out the grace period). Writes ``step-NNNN.json`` checkpoints, resumes from
 TRAINCTL_RESUME_FROM, saves a checkpoint and exits 143 on SIGTERM.
 """
 
@@ -23,7 +24,7 @@ def _on_term(signum: int, frame: object) -> None:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if os.environ.get("IGNORE_SIGTERM") else _on_term)
     steps = int(os.environ.get("STEPS", "20"))
     step_s = float(os.environ.get("STEP_SECONDS", "0.2"))
     fail_at = int(os.environ.get("FAIL_AT", "0"))

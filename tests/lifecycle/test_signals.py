@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -88,17 +87,18 @@ def test_sigterm_exits_143_and_up_again_resumes(tc: Trainctl, make_job) -> None:
 
 
 def test_second_signal_skips_waiting_and_recover_clears_the_rest(tc: Trainctl, make_job) -> None:
-    """Two SIGINTs: trainctl exits at once; `recover` then leaves no lock, no pending op, no process."""
-    spec = make_job(steps=400, step_s=0.05)
-    proc = tc.start("up", str(spec))
+    """Two SIGINTs: the second ends trainctl's waiting (exit 130); `recover` then leaves no lock, no pending op, no process."""
+    spec = make_job(steps=4000, step_s=0.05, env={"IGNORE_SIGTERM": "1"})  # the stop waits out the whole grace period
+    proc = tc.start("up", str(spec), env={"TRAINCTL_GRACE_PERIOD_S": "30"})
     err: list[str] = []
     _collect(proc.stderr, err)
     _collect(proc.stdout, [])
-    wait_until(lambda: any("workdir creating" in line for line in err) or proc.poll() is not None, timeout=60, interval=0.02)
+    wait_until(lambda: POINTS["after-allocation"](tc, err) or proc.poll() is not None, timeout=60, interval=0.02)
+    assert proc.poll() is None, "up ended before the first signal: " + "".join(err)
     proc.send_signal(signal.SIGINT)
     wait_until(lambda: proc.poll() is not None or any("stopping job" in line for line in err), timeout=30, interval=0.02)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+    assert proc.poll() is None, "the first signal's teardown ended before the second signal: " + "".join(err)
+    proc.send_signal(signal.SIGINT)
     code = proc.wait(timeout=60)
     assert code == 130, "".join(err)
     job_id = only_job(tc)["job_id"]
@@ -116,14 +116,18 @@ def test_concurrent_up_gets_exit_4_naming_the_holder(tc: Trainctl, make_job) -> 
     spec = make_job(steps=5)
     first = tc.start("up", str(spec), "--detach")
     wait_until(lambda: _record_state(tc, "provisioning") or first.poll() is not None, interval=0.02)
-    second = tc.run("up", str(spec))
-    job_id = only_job(tc)["job_id"]
-    cancel = tc.run("cancel", job_id)
+    first.send_signal(signal.SIGSTOP)  # frozen mid-allocation: it holds the job's locks until the test lets it go
+    try:
+        assert _record_state(tc, "provisioning"), "the first `up` was no longer allocating when the test froze it"
+        second = tc.run("up", str(spec))
+        job_id = only_job(tc)["job_id"]
+        cancel = tc.run("cancel", job_id)
+        down = tc.run("down", job_id)
+    finally:
+        first.send_signal(signal.SIGCONT)
     assert first.wait(timeout=60) == 0
-    assert second.returncode == 4, second.stderr
-    assert f"pid {first.pid}" in second.stderr
-    assert cancel.returncode == 4, cancel.stderr
-    assert f"pid {first.pid}" in cancel.stderr
+    for other in (second, cancel, down):
+        assert other.returncode == 4, other.stderr
+        assert f"pid {first.pid}" in other.stderr
     assert len(tc.jobs()) == 1
     wait_until(lambda: tc.record(job_id)["torn_down"], timeout=60)
-    assert subprocess.run(["true"], check=False).returncode == 0
