@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from orchestrator.errors import AccessDeniedError, CapacityError, LockHeldError, TransientCloudError
@@ -59,11 +57,9 @@ def test_total_time_budget_stops_retries() -> None:
     """max_total_s bounds the whole retry loop even with attempts left."""
     policy = RetryPolicy(max_attempts=1000, base_delay_s=0.05, max_delay_s=0.05, max_total_s=0.3)
     call, calls = flaky([TransientCloudError("slow") for _ in range(1000)])
-    started = time.monotonic()
     with pytest.raises(TransientCloudError):
         call_with_retry("describe", call, policy)
-    assert time.monotonic() - started < 2.0
-    assert 2 <= len(calls) < 1000
+    assert 2 <= len(calls) < 1000  # 1000 attempts at ~25 ms of jittered delay each would take ~25 s
 
 
 def test_each_retry_is_logged_with_attempt_limit_delay_reason(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,7 +46,7 @@ def test_the_instance_agent_budgets_at_the_price_of_its_market(make_job: Callabl
 
 
 def test_an_agent_on_an_on_demand_instance_stops_at_the_on_demand_budget(imds: FakeImds, tmp_path: Path) -> None:
-    """The real agent entry point asks IMDS how it was bought: on-demand at $3600/h, a $2 budget lasts ~2 s."""
+    """The real agent entry point asks IMDS how it was bought: on-demand at $3600/h, a $2 budget stops the run."""
     imds.market = b"on-demand"
     (tmp_path / "work").mkdir()
     config = AgentConfig(
@@ -64,9 +63,7 @@ def test_an_agent_on_an_on_demand_instance_stops_at_the_on_demand_budget(imds: F
     )
     path = tmp_path / "agent.json"
     path.write_text(config.to_json())
-    started = time.monotonic()
     assert agent_main([str(path)]) != 0
-    elapsed = time.monotonic() - started
     status = json.loads((tmp_path / "store" / "status.json").read_text())
+    # at the spot price the budget would last 200 s: the 60 s run would have ended on its own first
     assert status["reason"] == "budget" and status["hourly_usd"] == 3600.0
-    assert 1.5 <= elapsed < 10, elapsed  # at the spot price the budget would last 200 s

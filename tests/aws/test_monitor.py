@@ -19,6 +19,7 @@ from orchestrator.targets.base import Observation
 from orchestrator.targets.preemption import PREEMPTED, decide
 from orchestrator.testing import faults as fault_kinds
 from orchestrator.testing.faults import FaultProxy
+from orchestrator.testing.harness import wait_until
 from orchestrator.testing.moto_server import MotoServer, interrupt_spot, register_image, shut_down
 from tests.aws.conftest import record_for
 
@@ -139,7 +140,8 @@ def test_the_agent_seeing_the_notice_counts_as_a_preemption(job: Job) -> None:
 def test_status_of_the_previous_instance_is_ignored_after_a_relaunch(job: Job) -> None:
     """After a relaunch, the old instance's final status does not end the new run."""
     job.status("stopped", reason=PREEMPTED)
-    time.sleep(1.1)  # EC2 launch times have one-second resolution
+    written = int(time.time())
+    wait_until(lambda: int(time.time()) > written, interval=0.05)  # EC2 launch times have one-second resolution
     job.launch()
     seen = AwsTarget().observe(job.record)
     assert seen.state == "running"

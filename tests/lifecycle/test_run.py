@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from orchestrator.testing.harness import Trainctl, only_job
+from orchestrator.testing.harness import Trainctl, only_job, wait_until
 from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations, stack_tags
 
 
@@ -115,10 +116,7 @@ def test_running_job_shows_cost_so_far(tc: Trainctl, make_job, generous_caps: st
     started = tc.run("up", str(spec), "--detach", "--policy-config", generous_caps, env=env)
     assert started.returncode == 0, started.stderr
     job_id = only_job(tc)["job_id"]
-    import time
-
-    time.sleep(2.5)
-    status = tc.json("status", job_id)
+    status = wait_until(lambda: _accrued(tc, job_id, 0.015), timeout=60, interval=0.2)
     assert status["state"] == "running"
     assert status["cost_usd"] == pytest.approx(status["runtime_s"] * 0.01, abs=0.002)  # $36/h is $0.01/s
     assert status["cost_usd"] >= 0.015
@@ -127,6 +125,12 @@ def test_running_job_shows_cost_so_far(tc: Trainctl, make_job, generous_caps: st
     assert tc.run("cancel", job_id).returncode == 0
     final = tc.record(job_id)
     assert final["cost_usd"] >= status["cost_usd"]
+
+
+def _accrued(tc: Trainctl, job_id: str, usd: float) -> dict[str, Any] | None:
+    """The job's status once it has accrued at least ``usd``, else None."""
+    status: dict[str, Any] = tc.json("status", job_id)
+    return status if (status.get("cost_usd") or 0) >= usd else None
 
 
 def test_policy_blocks_plan_and_up_with_exit_3_and_nothing_allocated(tc: Trainctl, make_job, tmp_path: Path) -> None:
