@@ -3,6 +3,8 @@
 After `trainctl recover JOB` (or re-running the interrupted command) every trial must end with no
 stale engine lock, no pending operation in state, no process of a job that should not run, no working
 directory of a destroyed job, and the artifact store intact. The trial table is printed at the end.
+A trial whose command finished before its kill point crashed nothing; the test asserts that at least
+half the trials, and some trial of every operation, really killed their command mid-way.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ def test_kill_9_trials_leave_nothing_stale(tmp_path: Path, make_job) -> None:
     rng = random.Random(SEED)
     rows = [f"{'#':>3} {'operation':10} {'kill at s':>9} {'outcome':9} {'repair':8} result"]
     failures = []
+    killed: list[str] = []  # the operation of each trial whose command was killed before it finished
     for index in range(TRIALS):
         home = tmp_path / f"trial-{index:02d}"
         home.mkdir()
@@ -160,6 +163,12 @@ def test_kill_9_trials_leave_nothing_stale(tmp_path: Path, make_job) -> None:
         rows.append(f"{index:3} {operation:10} {delay:9.2f} {outcome:9} {repair:8} {verdict} ({time.monotonic() - started:.0f}s)")
         if problems:
             failures.append(index)
-    rows.append(f"seed {SEED}: {TRIALS - len(failures)}/{TRIALS} trials clean")
+        if outcome == "killed":
+            killed.append(operation)
+    rows.append(f"seed {SEED}: {TRIALS - len(failures)}/{TRIALS} trials clean, {len(killed)}/{TRIALS} killed mid-operation")
     TABLES[f"kill -9 trials (seed {SEED})"] = rows
     assert not failures, "\n".join(rows)
+    # a trial whose command finished before its kill point crashed nothing: it must not pass for a crash trial
+    assert len(killed) >= TRIALS // 2, "too few trials killed their command mid-operation:\n" + "\n".join(rows)
+    if len(OPERATIONS) <= TRIALS:
+        assert set(killed) == set(OPERATIONS), "an operation was never killed mid-way:\n" + "\n".join(rows)
