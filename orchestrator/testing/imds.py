@@ -1,4 +1,8 @@
-"""A fake IMDSv2 on 127.0.0.1 for agent tests: session tokens, the spot notice, the instance's market."""
+"""A fake IMDSv2 on 127.0.0.1 for agent tests: session tokens, the spot notice, the instance's market.
+
+The one fake metadata service of the tests: the AWS agent's unit tests and the local target's
+preemption tests (``TRAINCTL_LOCAL_SPOT_NOTICE_URL``) both use it.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from orchestrator.agent.imds import LIFECYCLE_PATH
 
 ACTION_PATH = "/latest/meta-data/spot/instance-action"
+TERMINATE = b'{"action": "terminate", "time": "2026-11-28T00:00:00Z"}'
 
 
 class FakeImds:
@@ -15,6 +20,9 @@ class FakeImds:
 
     def __init__(self) -> None:
         self.action: bytes | None = None
+        self.action_times: int | None = None  # how many more GETs see ``action``; None: all of them
+        self.actions_served = 0
+        self._lock = threading.Lock()
         self.market: bytes | None = None
         self.tokens_issued = 0
         self.valid_token = "token-1"  # noqa: S105 - a fake session token
@@ -36,8 +44,8 @@ class FakeImds:
                 fake.gets += 1
                 if self.headers.get("X-aws-ec2-metadata-token") != fake.valid_token:
                     self._answer(401, b"")
-                elif self.path == ACTION_PATH and fake.action is not None:
-                    self._answer(200, fake.action)
+                elif self.path == ACTION_PATH and (action := fake._take_action()) is not None:
+                    self._answer(200, action)
                 elif self.path == LIFECYCLE_PATH and fake.market is not None:
                     self._answer(200, fake.market)
                 else:
@@ -52,6 +60,20 @@ class FakeImds:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{ACTION_PATH}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def notice(self, action: bytes = TERMINATE, *, times: int | None = 1) -> None:
+        """Post a spot interruption notice, seen by the next ``times`` reads (None: until cleared)."""
+        with self._lock:
+            self.action, self.action_times = action, times
+
+    def _take_action(self) -> bytes | None:
+        with self._lock:
+            if self.action is None or self.action_times == 0:
+                return None
+            if self.action_times is not None:
+                self.action_times -= 1
+            self.actions_served += 1
+            return self.action
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -6,66 +6,29 @@ IMDSv2; a fake metadata service on loopback answers with one interruption notice
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
+from orchestrator.testing.imds import FakeImds
 from orchestrator.testing.inspect import engine_locks, live_resources, watcher_processes
 
 
-class FakeMetadata:
-    """IMDSv2 on 127.0.0.1: a token on PUT; `spot/instance-action` answers 200 once after `notice()`."""
-
-    def __init__(self) -> None:
-        self.pending = 0
-        self.served = 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                return
-
-            def do_PUT(self) -> None:
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"token")
-
-            def do_GET(self) -> None:
-                if owner.pending:
-                    owner.pending -= 1
-                    owner.served += 1
-                    self.send_response(200)
-                    self.end_headers()
-                    self.wfile.write(b'{"action": "terminate", "time": "2026-11-28T00:00:00Z"}')
-                    return
-                self.send_response(404)
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}/latest/meta-data/spot/instance-action"
-
-    def notice(self) -> None:
-        self.pending = 1
-
-
 @pytest.fixture
-def metadata() -> Iterator[FakeMetadata]:
+def metadata() -> Iterator[FakeImds]:
     """A fake instance metadata service for the test's agents."""
-    service = FakeMetadata()
+    service = FakeImds()
     yield service
-    service.server.shutdown()
+    service.stop()
 
 
 def _checkpointed(tc: Trainctl) -> bool:
     return any((tc.home / "artifacts").glob("*/checkpoints/step-*.json"))
 
 
-def test_preempted_run_is_relaunched_from_its_checkpoint(tc: Trainctl, make_job, metadata: FakeMetadata) -> None:
+def test_preempted_run_is_relaunched_from_its_checkpoint(tc: Trainctl, make_job, metadata: FakeImds) -> None:
     """One spot notice: the run stops, `up` relaunches the compute through the stack, the run resumes and succeeds."""
     spec = make_job(steps=200, step_s=0.05)
     proc = tc.start("up", str(spec), env={"TRAINCTL_LOCAL_SPOT_NOTICE_URL": metadata.url})
@@ -73,7 +36,7 @@ def test_preempted_run_is_relaunched_from_its_checkpoint(tc: Trainctl, make_job,
     metadata.notice()
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    assert metadata.served == 1
+    assert metadata.actions_served == 1
     assert "spot preemption 1/3: resume from" in err and "relaunching" in err
     starts = [line for line in out.splitlines() if line.startswith("trainer start=")]
     assert len(starts) == 2 and not starts[1].startswith("trainer start=0 "), starts
@@ -82,7 +45,7 @@ def test_preempted_run_is_relaunched_from_its_checkpoint(tc: Trainctl, make_job,
     assert (Path(tc.home) / "artifacts" / job["job_id"] / "outputs" / "done.json").exists()
 
 
-def test_preemptions_beyond_the_limit_fail_the_job(tc: Trainctl, make_job, metadata: FakeMetadata) -> None:
+def test_preemptions_beyond_the_limit_fail_the_job(tc: Trainctl, make_job, metadata: FakeImds) -> None:
     """With restarts.max_preemptions 0 a preemption is not recovered: exit 6, state failed, reason says why."""
     spec = make_job(steps=400, step_s=0.05, extra="restarts:\n  max_preemptions: 0\n")
     proc = tc.start("up", str(spec), env={"TRAINCTL_LOCAL_SPOT_NOTICE_URL": metadata.url})
@@ -95,9 +58,7 @@ def test_preemptions_beyond_the_limit_fail_the_job(tc: Trainctl, make_job, metad
     assert job["torn_down"] is True
 
 
-def test_budget_is_for_the_whole_job_across_a_relaunch(
-    tc: Trainctl, make_job, metadata: FakeMetadata, generous_caps: str
-) -> None:
+def test_budget_is_for_the_whole_job_across_a_relaunch(tc: Trainctl, make_job, metadata: FakeImds, generous_caps: str) -> None:
     """$3600/h (a dollar a second) and max_cost_usd 20: preempted after 5-10 s (the agent asks IMDS every
     5 s), the relaunched run gets only what is left, so the job stops on budget near $20 in all, both
     runs in its recorded cost."""
@@ -119,7 +80,7 @@ def test_budget_is_for_the_whole_job_across_a_relaunch(
     assert 17.0 <= job["cost_usd"] <= 23.0, job["cost_usd"]
 
 
-def test_a_detached_job_is_relaunched_by_its_watcher(tc: Trainctl, make_job, metadata: FakeMetadata) -> None:
+def test_a_detached_job_is_relaunched_by_its_watcher(tc: Trainctl, make_job, metadata: FakeImds) -> None:
     """Nobody attached: the watcher `up --detach` started relaunches the preempted run from its checkpoint,
     tears the job down when it succeeds, and exits."""
     spec = make_job(steps=200, step_s=0.05)
