@@ -40,9 +40,11 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/startup.py
 
-# After changing orchestrator/spec/{models,rules,durations}.py: the schema validate's fast path reads.
+# After changing orchestrator/spec/{models,rules,durations}.py: the schema validate's fast path reads,
+# and the generated field reference docs/spec.md.
 spec-schema: $(STAMP)
 	$(BIN)/python -m orchestrator.spec.fastpath
+	$(BIN)/python -m orchestrator.spec.reference
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

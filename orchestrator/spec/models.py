@@ -1,4 +1,4 @@
-"""Job spec version 1 as pydantic models (DESIGN.md: the field names are a contract).
+"""Job spec version 1 as pydantic models (the field names are a contract: docs/spec.md, generated from here).
 
 Strict input: every model forbids unknown keys and most scalars are strict (no silent coercion of
 ``"yes"`` into a bool). Durations are stored as whole seconds and written back in their shortest
@@ -70,43 +70,63 @@ class _Strict(BaseModel):
 class Resources(_Strict):
     """What the job runs on. Cloud fields are ignored (with a notice) on the local target."""
 
-    instance_type: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")] | None = None
-    spot: StrictBool = False
-    on_demand_fallback: StrictBool = True
-    disk_gb: Annotated[StrictInt, Field(ge=8, le=16384)] = 50
-    region: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] | None = None
-    ami: Annotated[str, StringConstraints(strict=True, pattern=r"^ami-[0-9a-f]{8,17}$")] | None = None
+    instance_type: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")] | None = Field(
+        default=None, description="the cloud instance type, e.g. g5.xlarge; required when target is aws"
+    )
+    spot: StrictBool = Field(default=False, description="buy spot capacity")
+    on_demand_fallback: StrictBool = Field(default=True, description="with spot: launch on-demand when no spot capacity is left")
+    disk_gb: Annotated[StrictInt, Field(ge=8, le=16384)] = Field(default=50, description="root volume size in GB")
+    region: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] | None = Field(
+        default=None, description="cloud region; when unset, the default_region setting"
+    )
+    ami: Annotated[str, StringConstraints(strict=True, pattern=r"^ami-[0-9a-f]{8,17}$")] | None = Field(
+        default=None, description="overrides the machine image trainctl finds"
+    )
 
 
 class Code(_Strict):
     """What to ship and what to run."""
 
-    workdir: Annotated[str, StringConstraints(strict=True, min_length=1)] = "."
-    setup: Annotated[str, StringConstraints(strict=True, min_length=1)] | None = None
-    run: Annotated[str, StringConstraints(strict=True, min_length=1)]
+    workdir: Annotated[str, StringConstraints(strict=True, min_length=1)] = Field(
+        default=".", description="directory shipped to the target, relative to the spec file (.gitignore honoured)"
+    )
+    setup: Annotated[str, StringConstraints(strict=True, min_length=1)] | None = Field(
+        default=None, description="shell command run once before run"
+    )
+    run: Annotated[str, StringConstraints(strict=True, min_length=1)] = Field(description="shell command that trains")
 
 
 class Checkpoints(_Strict):
     """Where the training script writes checkpoints and how they are kept."""
 
-    path: Annotated[str, StringConstraints(strict=True, min_length=1), Rule("relative_path")] = "checkpoints"
+    path: Annotated[str, StringConstraints(strict=True, min_length=1), Rule("relative_path")] = Field(
+        default="checkpoints", description="where the script writes checkpoints ($TRAINCTL_CHECKPOINT_DIR)"
+    )
     # The default is written as a user would write it, so the JSON Schema shows "1m", not 60.
-    sync_interval: Duration = Field(default="1m", validate_default=True)
-    keep_last: Annotated[StrictInt, Field(ge=1, le=1000)] = 3
+    sync_interval: Duration = Field(
+        default="1m", validate_default=True, description="how often new checkpoints are copied to the artifact store"
+    )
+    keep_last: Annotated[StrictInt, Field(ge=1, le=1000)] = Field(default=3, description="checkpoints kept in the store")
 
 
 class Limits(_Strict):
     """Hard stops: wall-clock runtime and dollars."""
 
-    max_runtime: Duration | None = None
-    max_cost_usd: Positive | None = None
+    max_runtime: Duration | None = Field(default=None, description="the job is stopped when it has run this long")
+    max_cost_usd: Positive | None = Field(
+        default=None, description="the job is stopped when its cost reaches this many dollars (also a policy check)"
+    )
 
 
 class Restarts(_Strict):
     """How many times the run is relaunched."""
 
-    max_preemptions: Annotated[StrictInt, Field(ge=0, le=100)] = 3
-    max_failures: Annotated[StrictInt, Field(ge=0, le=100)] = 0
+    max_preemptions: Annotated[StrictInt, Field(ge=0, le=100)] = Field(
+        default=3, description="spot interruptions recovered by relaunching and resuming from the newest checkpoint"
+    )
+    max_failures: Annotated[StrictInt, Field(ge=0, le=100)] = Field(
+        default=0, description="runs that exit non-zero are restarted this many times"
+    )
 
 
 class JobSpec(_Strict):
@@ -120,21 +140,25 @@ class JobSpec(_Strict):
         json_schema_extra={DOCUMENT_RULES_KEY: list(rules.DOCUMENT_RULES)},
     )
 
-    api_version: Literal["trainctl/v1"] = Field(default="trainctl/v1", alias="apiVersion")
-    name: Annotated[str, StringConstraints(strict=True), Rule("job_name")]
-    team: TagValue
-    owner: TagValue
-    cost_center: TagValue | None = None
-    target: Literal["local", "aws"] = "local"
-    resources: Resources = Resources()
-    code: Code
+    api_version: Literal["trainctl/v1"] = Field(default="trainctl/v1", alias="apiVersion", description="spec version")
+    name: Annotated[str, StringConstraints(strict=True), Rule("job_name")] = Field(
+        description="the job's name; job ids are the name plus 6 hex digits"
+    )
+    team: TagValue = Field(description="the trainctl:team tag")
+    owner: TagValue = Field(description="the trainctl:owner tag")
+    cost_center: TagValue | None = Field(default=None, description="the trainctl:cost-center tag, when set")
+    target: Literal["local", "aws"] = Field(default="local", description="where the job runs; plan and up --target override it")
+    resources: Resources = Field(default=Resources(), description="what the job runs on")
+    code: Code = Field(description="what to ship and run")
     env: Annotated[
         dict[Annotated[str, StringConstraints(strict=True)], Annotated[str, StringConstraints(strict=True)]], Rule("env_names")
-    ] = {}
-    secrets: Annotated[list[Annotated[str, StringConstraints(strict=True)]], Rule("secret_names")] = []
-    checkpoints: Checkpoints = Checkpoints()
-    limits: Limits = Limits()
-    restarts: Restarts = Restarts()
+    ] = Field(default={}, description="environment variables of the run (string values)")
+    secrets: Annotated[list[Annotated[str, StringConstraints(strict=True)]], Rule("secret_names")] = Field(
+        default=[], description="names of variables read from the caller's environment at up, stored encrypted"
+    )
+    checkpoints: Checkpoints = Field(default=Checkpoints(), description="checkpoint sync")
+    limits: Limits = Field(default=Limits(), description="hard stops")
+    restarts: Restarts = Field(default=Restarts(), description="relaunches")
 
     @model_validator(mode="after")
     def _document_rules(self) -> JobSpec:

@@ -39,18 +39,21 @@ def duration(value: Any) -> str:
 
 
 def job_name(value: str) -> str:
+    """3 to 40 characters: lowercase letters, digits and '-', starting with a letter."""
     if not _JOB_NAME.match(value):
         raise ValueError("must be 3 to 40 characters of lowercase letters, digits and '-', starting with a letter")
     return value
 
 
 def env_names(value: dict[str, str]) -> dict[str, str]:
+    """Keys are environment variable names; names starting with TRAINCTL_ are reserved."""
     for key in value:
         _check_env_name(key)
     return value
 
 
 def secret_names(value: list[str]) -> list[str]:
+    """Environment variable names, each at most once; names starting with TRAINCTL_ are reserved."""
     for key in value:
         _check_env_name(key)
     if len(set(value)) != len(value):
@@ -59,6 +62,7 @@ def secret_names(value: list[str]) -> list[str]:
 
 
 def relative_path(value: str) -> str:
+    """A relative path inside the job's working directory (no leading '/', no '..')."""
     if value.startswith("/") or ".." in value.split("/"):
         raise ValueError("must be a relative path inside the job's working directory")
     return value
@@ -72,11 +76,13 @@ def _check_env_name(key: str) -> None:
 
 
 def aws_needs_instance_type(document: dict[str, Any]) -> None:
+    """resources.instance_type is required when target is aws."""
     if document["target"] == "aws" and document["resources"]["instance_type"] is None:
         raise ValueError("resources.instance_type is required when target is aws")
 
 
 def env_and_secrets_disjoint(document: dict[str, Any]) -> None:
+    """A name is in env or in secrets, not in both."""
     clash = set(document["env"]) & set(document["secrets"])
     if clash:
         raise ValueError(f"{', '.join(sorted(clash))} is both in env and in secrets")
