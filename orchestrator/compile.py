@@ -1,6 +1,6 @@
 """Compile: a validated spec + a job id -> everything the target's Pulumi program needs (pure data).
 
-The tags of DESIGN.md are computed here once; the spec travels in stack config; secrets are read
+The job tags (keys in ``orchestrator.vocabulary``) are computed here once; the spec travels in stack config; secrets are read
 from the caller's environment and handed to the engine as Pulumi secrets (never in plain state).
 """
 

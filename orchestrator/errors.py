@@ -1,6 +1,6 @@
 """The one exception root of trainctl.
 
-Every error carries the exit code of its family (DESIGN.md's table), whether retrying the same
+Every error carries the exit code of its family (the table in README.md, "Exit codes"), whether retrying the same
 operation could help, and a hint that says what to do next. Third-party exceptions are translated
 into these where they enter trainctl, with ``raise ... from e``; the CLI decides the process exit
 code from the error alone (see ``orchestrator.cli.main``).
@@ -13,7 +13,7 @@ from typing import ClassVar
 
 
 class ExitCode:
-    """Process exit codes: the contract of DESIGN.md, named once."""
+    """Process exit codes: the contract in README.md ("Exit codes"), named once."""
 
     OK = 0
     INTERNAL = 1

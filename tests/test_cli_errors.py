@@ -32,7 +32,7 @@ from tests.conftest import EXAMPLES, trainctl_cmd
     ],
 )
 def test_error_families_carry_exit_code_and_retryability(error: errors.TrainctlError, code: int, retryable: bool) -> None:
-    """Each error family maps to DESIGN.md's exit code and knows whether it is retryable."""
+    """Each error family maps to its exit code (README.md, "Exit codes") and knows whether it is retryable."""
     assert isinstance(error, errors.TrainctlError)
     assert error.exit_code == code
     assert error.retryable is retryable

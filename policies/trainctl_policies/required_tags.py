@@ -1,4 +1,4 @@
-"""required-tags: every taggable resource carries the job's tags (DESIGN.md), with allowed values."""
+"""required-tags: every taggable resource carries the job's tags (docs/policies.md), with allowed values."""
 
 from __future__ import annotations
 
