@@ -170,5 +170,5 @@ def test_kill_9_trials_leave_nothing_stale(tmp_path: Path, make_job) -> None:
     assert not failures, "\n".join(rows)
     # a trial whose command finished before its kill point crashed nothing: it must not pass for a crash trial
     assert len(killed) >= TRIALS // 2, "too few trials killed their command mid-operation:\n" + "\n".join(rows)
-    if len(OPERATIONS) <= TRIALS:
+    if 2 * len(OPERATIONS) <= TRIALS:  # a few trials (TRAINCTL_CRASH_TRIALS) may miss one by chance
         assert set(killed) == set(OPERATIONS), "an operation was never killed mid-way:\n" + "\n".join(rows)
