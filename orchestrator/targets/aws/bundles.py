@@ -22,8 +22,8 @@ from typing import IO
 from orchestrator.targets.aws.names import agent_key, code_key
 from orchestrator.targets.local.snapshot import digest, list_files
 
-# What `python -m orchestrator.agent` needs on an instance: the agent, its S3 store and the AWS seam.
-AGENT_MODULES = ("__init__.py", "errors.py", "vocabulary.py", "cloud/__init__.py", "cloud/aws.py")
+# What `python -m orchestrator.agent` needs on an instance: the agent, its S3 store, the AWS seam, its umask.
+AGENT_MODULES = ("__init__.py", "errors.py", "home.py", "vocabulary.py", "cloud/__init__.py", "cloud/aws.py")
 
 
 @dataclass(frozen=True)
