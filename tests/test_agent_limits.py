@@ -39,6 +39,7 @@ def _config(tmp_path: Path, **overrides: Any) -> AgentConfig:
     ],
 )
 def test_deadline_takes_off_what_earlier_runs_used(overrides: dict[str, Any], expected_s: float, reason: str) -> None:
+    """The run's deadline is what max_runtime and the budget leave after earlier runs, with the limit that decides it."""
     config = AgentConfig(job_id="j", workdir="/w", run="true", store_url="/s", **overrides)
     assert config.deadline(1000.0) == (1000.0 + expected_s, reason)
 

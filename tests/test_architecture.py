@@ -214,3 +214,13 @@ def test_nothing_cites_a_file_outside_the_repository() -> None:
         text = path.read_text(errors="replace")
         cited += [f"{path.relative_to(REPO)}: {name}" for name in OUTSIDE if name in text]
     assert cited == []
+
+
+def test_every_test_says_what_it_pins() -> None:
+    """Each test function has a docstring (one line saying what behaviour it pins)."""
+    bare = []
+    for path in (REPO / "tests").rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and not ast.get_docstring(node):
+                bare.append(f"{path.relative_to(REPO)}::{node.name}")
+    assert bare == []

@@ -70,6 +70,7 @@ def test_spot_estimate_uses_the_spot_price_and_shows_the_fallback(cli, tmp_path:
 
 
 def test_no_fallback_estimate_when_no_fallback_can_happen(cli, tmp_path: Path) -> None:
+    """Without spot plus on-demand fallback, the offline plan shows no fallback estimate (JSON null, no text line)."""
     result = cli("plan", write(tmp_path), "--offline", "--output", "json")
     assert json.loads(result.stdout)["estimate_if_fallback"] is None
     assert "falls back" not in cli("plan", write(tmp_path), "--offline").stdout

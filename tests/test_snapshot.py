@@ -28,6 +28,7 @@ def _project(root: Path, home_name: str) -> Path:
 def test_the_trainctl_home_inside_the_workdir_is_never_shipped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, git: bool
 ) -> None:
+    """A TRAINCTL_HOME inside code.workdir (with or without git) is left out of the snapshot, whatever its name."""
     source = tmp_path / "project"
     source.mkdir()
     home = _project(source, "ci-home")
@@ -38,6 +39,7 @@ def test_the_trainctl_home_inside_the_workdir_is_never_shipped(
 
 
 def test_a_home_outside_the_workdir_changes_nothing(tmp_path: Path) -> None:
+    """With the home elsewhere, a directory that merely looks like a home is shipped like any other."""
     source = tmp_path / "project"
     source.mkdir()
     _project(source, "not-the-home")

@@ -46,6 +46,7 @@ def test_schema_file_is_generated_from_the_models_as_they_are() -> None:
 
 
 def test_schema_command_prints_the_same_schema_the_fast_path_reads() -> None:
+    """`trainctl schema` prints exactly the stored schema the fast path reads (minus its fingerprint)."""
     result = subprocess.run([sys.executable, "-m", "orchestrator", "schema"], capture_output=True, text=True, check=True)
     printed = json.loads(result.stdout)
     stored = fastpath.compiled_schema()
@@ -57,6 +58,7 @@ def test_schema_command_prints_the_same_schema_the_fast_path_reads() -> None:
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.parent.name)
 def test_fast_path_vouches_for_every_example(example: Path) -> None:
+    """The fast path accepts every shipped example and normalizes it exactly as the models do."""
     document = yaml.safe_load(example.read_text())
     fast = fastpath.normalize(document)
     assert fast is not None, f"the fast path does not accept {example}"

@@ -21,6 +21,7 @@ from orchestrator.testing.imds import FakeImds
 def test_fallback_price_is_known_only_when_a_fallback_can_happen(
     make_job: Callable[..., CompiledJob], spot: bool, fallback: bool, priced: bool
 ) -> None:
+    """The on-demand fallback price is looked up only for spot jobs with fallback; otherwise there is none."""
     spec = make_job(spot=spot, fallback=fallback).spec
     on_demand = current_catalog().hourly("us-east-1", "g5.xlarge", spot=False).usd
     assert Runtime().fallback_price(spec) == (on_demand if priced else None)
