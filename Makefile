@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-deps
 
-.PHONY: setup engine test test-fast lint typecheck unit demo bench spec-schema clean
+.PHONY: setup engine test test-fast lint typecheck unit demo bench spec-schema e2e-aws clean
 
 setup: $(STAMP) engine
 
@@ -36,6 +36,11 @@ test-fast: $(STAMP)
 demo: setup
 	$(BIN)/trainctl up examples/quickstart/job.yaml
 	$(BIN)/trainctl ls
+
+# Opt-in, on a real AWS account (costs a few cents: docs/aws.md). Skipped, with the reason, without
+# credentials, the engine or the pulumi-resource-aws provider binary.
+e2e-aws: $(STAMP)
+	TRAINCTL_E2E_AWS=1 $(BIN)/pytest tests/aws/test_e2e_aws.py -m e2e_aws -rs -v
 
 bench: setup
 	$(BIN)/python bench/startup.py
