@@ -4,21 +4,27 @@ Clients point ``AWS_ENDPOINT_URL`` at ``FaultProxy.url``; every request is forwa
 unless a ``Fault`` matches it: by ``Action=`` (query APIs such as EC2, in the query string or the form
 body) or by the ``X-Amz-Target`` header (JSON APIs such as CloudWatch Logs), optionally only when the
 body contains a marker (``MarketType=spot``), at a chosen rate (seeded) and at most ``times`` times.
-A matched request gets a capacity error, throttling, a 5xx, a canned answer, or a slow forward.
+A matched request gets a capacity error, throttling, a 5xx, a refusal (4xx with the service's exact
+code and message), a canned answer (for what moto lacks: public SSM parameters, EC2 Service Quotas,
+real image block device mappings), or a slow forward. ``when`` may also be a predicate on the body.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import random
+import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-FaultKind = Literal["capacity", "throttle", "server-error", "slow", "canned"]
+FaultKind = Literal["capacity", "throttle", "server-error", "slow", "canned", "refused"]
+JSON_CONTENT = "application/x-amz-json-1.1"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "host"}
 
 
@@ -30,7 +36,7 @@ class Fault:
     kind: FaultKind
     rate: float = 1.0
     times: int | None = None
-    when: str | None = None
+    when: str | Callable[[bytes], bool] | None = None
     delay_s: float = 0.0
     status: int = 200
     body: bytes = b""
@@ -41,7 +47,10 @@ class Fault:
         named = self.action in (action, target) or (target is not None and target.endswith("." + self.action))
         if not named:
             return False
-        if self.when is not None and self.when.encode() not in body:
+        if callable(self.when):
+            if not self.when(body):
+                return False
+        elif self.when is not None and self.when.encode() not in body:
             return False
         return self.times is None or self.injected < self.times
 
@@ -130,6 +139,85 @@ def server_error(action: str, *, rate: float = 1.0, times: int | None = None) ->
 def slow(action: str, delay_s: float, *, rate: float = 1.0, times: int | None = None) -> Fault:
     """Forward after ``delay_s`` seconds."""
     return Fault(action, "slow", rate=rate, times=times, delay_s=delay_s)
+
+
+def unsupported_in_zone(instance_type: str, zone: str, subnet: str, offered: list[str]) -> Fault:
+    """EC2's refusal of RunInstances in ``subnet``, whose zone does not offer ``instance_type`` (HTTP 400)."""
+    message = (
+        f"Your requested instance type ({instance_type}) is not supported in your requested Availability Zone ({zone}). "
+        f"Please retry your request by not specifying an Availability Zone or choosing {', '.join(offered)}."
+    )
+    return Fault("RunInstances", "refused", when=f"SubnetId={subnet}", status=400, body=_ec2_error("Unsupported", message))
+
+
+def snapshot_too_small(requested_gb: int, snapshot_gb: int, snapshot: str = "snap-0a1b2c3d4e5f60718") -> Fault:
+    """EC2's refusal of a root volume smaller than the image's snapshot (HTTP 400), for every RunInstances
+    that does not itself ask for a volume of at least ``snapshot_gb`` (so the template's ``requested_gb`` stands)."""
+
+    def too_small(body: bytes) -> bool:
+        return not any(int(size) >= snapshot_gb for size in re.findall(rb"Ebs\.VolumeSize=(\d+)", body))
+
+    message = f"Volume of size {requested_gb}GB is smaller than snapshot '{snapshot}', expect size >= {snapshot_gb}GB"
+    return Fault("RunInstances", "refused", when=too_small, status=400, body=_ec2_error("InvalidBlockDeviceMapping", message))
+
+
+def access_denied(action: str, *, message: str = "User is not authorized to perform this action") -> Fault:
+    """A JSON API's AccessDeniedException (HTTP 400) for ``action``."""
+    body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+    return Fault(action, "refused", status=400, body=body, content_type=JSON_CONTENT)
+
+
+def service_quota(code: str, value: float, name: str) -> Fault:
+    """Service Quotas' GetServiceQuota answer for EC2 quota ``code`` (moto has EC2 quotas of no kind)."""
+    quota = {
+        "ServiceCode": "ec2",
+        "ServiceName": "Amazon Elastic Compute Cloud (Amazon EC2)",
+        "QuotaArn": f"arn:aws:servicequotas:us-east-1:123456789012:ec2/{code}",
+        "QuotaCode": code,
+        "QuotaName": name,
+        "Value": value,
+        "Unit": "None",
+        "Adjustable": True,
+        "GlobalQuota": False,
+    }
+    body = json.dumps({"Quota": quota}).encode()
+    return Fault("GetServiceQuota", "canned", when=f'"{code}"', body=body, content_type=JSON_CONTENT)
+
+
+def ssm_parameter(name: str, value: str) -> Fault:
+    """SSM GetParameter's answer for a public parameter (moto refuses to store names under /aws/)."""
+    parameter = {"Name": name, "Type": "String", "Value": value, "Version": 1, "ARN": f"arn:aws:ssm:us-east-1::parameter{name}"}
+    body = json.dumps({"Parameter": parameter}).encode()
+    return Fault("GetParameter", "canned", when=f'"{name}"', body=body, content_type=JSON_CONTENT)
+
+
+def image(image_id: str, *, snapshot_gb: int, root_device: str = "/dev/xvda", name: str = "test-image") -> Fault:
+    """DescribeImages' answer for ``image_id`` with a root snapshot of ``snapshot_gb`` (moto reports 15 GiB for all)."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>fault-proxy</requestId><imagesSet><item><imageId>{image_id}</imageId><imageState>available</imageState>"
+        f"<name>{name}</name><architecture>x86_64</architecture><rootDeviceType>ebs</rootDeviceType>"
+        f"<rootDeviceName>{root_device}</rootDeviceName><blockDeviceMapping><item><deviceName>{root_device}</deviceName>"
+        f"<ebs><snapshotId>snap-0a1b2c3d4e5f60718</snapshotId><volumeSize>{snapshot_gb}</volumeSize>"
+        "<deleteOnTermination>true</deleteOnTermination><volumeType>gp3</volumeType></ebs></item></blockDeviceMapping>"
+        "</item></imagesSet></DescribeImagesResponse>"
+    ).encode()
+    return Fault("DescribeImages", "canned", when=f"ImageId.1={image_id}", body=body)
+
+
+def instance_type_offerings(instance_type: str, zones: list[str]) -> Fault:
+    """DescribeInstanceTypeOfferings' answer: ``instance_type`` offered in ``zones`` only (none: not in the region)."""
+    items = "".join(
+        f"<item><instanceType>{instance_type}</instanceType><locationType>availability-zone</locationType>"
+        f"<location>{zone}</location></item>"
+        for zone in zones
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeInstanceTypeOfferingsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>fault-proxy</requestId><instanceTypeOfferingSet>{items}</instanceTypeOfferingSet>"
+        "</DescribeInstanceTypeOfferingsResponse>"
+    ).encode()
+    return Fault("DescribeInstanceTypeOfferings", "canned", when=instance_type, body=body)
 
 
 def _ec2_error(code: str, message: str) -> bytes:

@@ -127,14 +127,16 @@ def test_security_group_has_no_inbound_rules(variant: tuple[CompiledJob, dict[st
 
 
 def test_instance_requires_imdsv2_encrypts_and_terminates_on_shutdown(variant: tuple[CompiledJob, dict[str, Any]]) -> None:
-    """Launch template: IMDSv2 required, encrypted gp3 root of disk_gb, shutdown terminates, a profile."""
+    """Launch template: IMDSv2 required, encrypted gp3 root of disk_gb (at least the image's snapshot), shutdown terminates."""
     job, plan = variant
     template = _one(plan, "aws:ec2/launchTemplate:LaunchTemplate")["inputs"]
     assert template["metadataOptions"]["httpTokens"] == "required"
     assert template["metadataOptions"]["httpPutResponseHopLimit"] == 1
     assert template["instanceInitiatedShutdownBehavior"] == "terminate"
     [mapping] = template["blockDeviceMappings"]
-    assert mapping["ebs"] == {"volumeSize": 64, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
+    # disk_gb is 64; the GPU image's root snapshot is 75 GiB (EC2 refuses less); a CPU image's is 8.
+    size = 64 if job.spec.resources.ami or job.spec.resources.instance_type == "t3.micro" else 75
+    assert mapping["ebs"] == {"volumeSize": size, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}
     assert template["iamInstanceProfile"]["arn"].endswith(f":instance-profile/{names.resource_name(job.job_id)}")
     assert template["instanceType"] == job.spec.resources.instance_type
 

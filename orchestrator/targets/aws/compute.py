@@ -1,9 +1,12 @@
 """EC2 calls of the AWS target: launch (spot first, then on-demand), describe, terminate.
 
-``launch`` tries the requested market in each default subnet (capacity is per availability zone),
-then, for spot with ``on_demand_fallback``, on-demand in each subnet. A capacity answer
-(InsufficientInstanceCapacity, SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded...) is not retried
-in place: it moves on to the next zone or market. A throttled RunInstances is retried with backoff
+``launch`` tries the requested market in each default subnet whose availability zone offers the
+instance type (DescribeInstanceTypeOfferings; capacity is per zone), then, for spot with
+``on_demand_fallback``, on-demand in the same subnets. A capacity answer (InsufficientInstanceCapacity,
+SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded...) is not retried in place: it moves on to the next
+zone or market; EC2's ``Unsupported`` (the zone lacks the type after all) moves on to the next zone and
+drops that zone for the other market too. The root volume is sized to at least the launched image's
+root snapshot (``images``), which EC2 would otherwise refuse. A throttled RunInstances is retried with backoff
 here (``sleep`` is injectable, the dynamic provider's tests pin it), and so is the short window in which
 a new instance profile is not yet visible to EC2. Every other call (describe, terminate, subnets,
 images) runs under the one retry policy through ``aws.call``.
@@ -18,6 +21,7 @@ from typing import Any
 
 from orchestrator.cloud import aws
 from orchestrator.errors import CapacityError, CloudError, TransientCloudError
+from orchestrator.targets.aws import images
 from orchestrator.vocabulary import Tag
 
 Sleep = Callable[[float], None]
@@ -26,6 +30,8 @@ PROFILE_WAIT_S = 90.0
 TERMINATE_WAIT_S = 600.0
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 SPOT_OPTIONS = {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"}
+# EC2's answer when the zone does not offer the instance type: move on to the next zone.
+UNSUPPORTED_IN_ZONE = "Unsupported"
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class LaunchRequest:
     disk_gb: int
     image_override: str | None = None
     root_device: str = "/dev/xvda"
+    image: str | None = None  # the template's image: ``resolve:ssm:<parameter>`` or an AMI id
+    instance_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class Launched:
     market: str
     subnet_id: str | None
     attempts: list[str] = field(default_factory=list)
+    root_gb: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,27 +91,36 @@ def launch(
     request: LaunchRequest,
     *,
     run_client: Any = None,
+    ssm: Any = None,
     sleep: Sleep = time.sleep,
     profile_wait_s: float = PROFILE_WAIT_S,
 ) -> Launched:
     """Start the job's instance; raise CapacityError when no zone or allowed market has room.
 
     ``run_client`` (default ``ec2``) makes the RunInstances calls: give it a client without botocore
-    retries, since botocore would retry a capacity answer (an HTTP 500) in place.
+    retries, since botocore would retry a capacity answer (an HTTP 500) in place. ``ssm`` resolves an
+    image named by a public SSM parameter (to read its root snapshot size).
     """
-    subnets: list[str | None] = [*default_subnets(ec2)] or [None]
-    overrides = _root_volume_override(ec2, request)
+    subnets: list[str | None] = [*offered_subnets(ec2, request.instance_type)] or [None]
+    overrides, root_gb = _root_volume_override(ec2, ssm, request)
     tried: list[str] = []
-    last: CapacityError | None = None
+    unsupported: set[str | None] = set()
+    last: CloudError | None = None
     for market in markets(request):
         for subnet in subnets:
+            if subnet in unsupported:
+                continue
             try:
                 instance_id = _run(run_client or ec2, request, market, subnet, overrides, sleep, profile_wait_s)
-            except CapacityError as e:
+            except CloudError as e:
+                if not _moves_on(e):
+                    raise
                 tried.append(f"{market} in {subnet or 'the default subnet'}: {aws.error_code(e)}")
+                if aws.error_code(e) == UNSUPPORTED_IN_ZONE:
+                    unsupported.add(subnet)
                 last = e
                 continue
-            return Launched(instance_id=instance_id, market=market, subnet_id=subnet, attempts=tried)
+            return Launched(instance_id=instance_id, market=market, subnet_id=subnet, attempts=tried, root_gb=root_gb)
     hint = "try later, another region or instance type"
     if request.spot and not request.on_demand_fallback:
         hint += ", or set resources.on_demand_fallback: true"
@@ -113,11 +131,48 @@ def launch(
     ) from last
 
 
+def offered_subnets(ec2: Any, instance_type: str | None) -> list[str]:
+    """The default subnets whose zone offers ``instance_type`` (all of them when the type is not known).
+
+    Raises CapacityError when the region has default subnets but none of their zones offers the type.
+    """
+    zoned = _default_zone_subnets(ec2)
+    if instance_type is None or not zoned:
+        return [subnet for subnet, _ in zoned]
+    zones = offered_zones(ec2, instance_type)
+    offered = [subnet for subnet, zone in zoned if zone in zones]
+    if not offered:
+        raise CapacityError(
+            f"instance type {instance_type} is not offered in any availability zone of the default VPC",
+            context={"instance_type": instance_type, "code": UNSUPPORTED_IN_ZONE},
+            hint="choose another instance type or region (`trainctl plan` names the regions that price it)",
+        )
+    return offered
+
+
+def offered_zones(ec2: Any, instance_type: str) -> set[str]:
+    """The availability zones of the client's region that offer ``instance_type``."""
+    filters = [{"Name": "instance-type", "Values": [instance_type]}]
+
+    def listing() -> set[str]:
+        pages = ec2.get_paginator("describe_instance_type_offerings").paginate(LocationType="availability-zone", Filters=filters)
+        return {o["Location"] for page in pages for o in page["InstanceTypeOfferings"]}
+
+    operation = "finding the zones that offer the type (ec2 DescribeInstanceTypeOfferings)"
+    return aws.call(operation, listing, instance_type=instance_type)
+
+
 def default_subnets(ec2: Any) -> list[str]:
     """The default VPC's subnets, one per availability zone, in zone order."""
+    return [subnet for subnet, _ in _default_zone_subnets(ec2)]
+
+
+def _default_zone_subnets(ec2: Any) -> list[tuple[str, str]]:
+    """(subnet, zone) of the default VPC's subnets, in zone order."""
     filters = [{"Name": "default-for-az", "Values": ["true"]}]
     found = aws.call("listing default subnets (ec2 DescribeSubnets)", lambda: ec2.describe_subnets(Filters=filters)["Subnets"])
-    return [s["SubnetId"] for s in sorted(found, key=lambda s: s.get("AvailabilityZone", ""))]
+    pairs = [(str(s["SubnetId"]), str(s.get("AvailabilityZone", ""))) for s in found]
+    return sorted(pairs, key=lambda pair: pair[1])
 
 
 def describe(ec2: Any, instance_id: str) -> InstanceFacts | None:
@@ -223,19 +278,32 @@ def _tag_specifications(request: LaunchRequest, market: str) -> list[dict[str, A
     return [{"ResourceType": kind, "Tags": tags} for kind in kinds]
 
 
-def _root_volume_override(ec2: Any, request: LaunchRequest) -> dict[str, Any]:
-    """For an AMI override whose root device is not the template's, size and encrypt that device instead."""
-    if not request.image_override:
-        return {}
-    image = request.image_override
-    images = aws.call(
-        "reading the AMI (ec2 DescribeImages)", lambda: ec2.describe_images(ImageIds=[image])["Images"], image_id=image
-    )
-    root = images[0].get("RootDeviceName") if images else None
-    if not root or root == request.root_device:
-        return {}
-    volume = {"VolumeSize": request.disk_gb, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}
-    return {"BlockDeviceMappings": [{"DeviceName": root, "Ebs": volume}, {"DeviceName": request.root_device, "NoDevice": ""}]}
+def _moves_on(error: CloudError) -> bool:
+    """A capacity answer, or the zone not offering the type: try the next zone or market."""
+    return isinstance(error, CapacityError) or aws.error_code(error) == UNSUPPORTED_IN_ZONE
+
+
+def _root_volume_override(ec2: Any, ssm: Any, request: LaunchRequest) -> tuple[dict[str, Any], int]:
+    """RunInstances parameters that size the root volume from the image launched, and that size.
+
+    The template asks for ``disk_gb`` on its root device. EC2 refuses a volume smaller than the image's
+    root snapshot, and the image behind the SSM parameter may have grown since the program ran (a
+    relaunch hours later): then the launch asks for the snapshot's size. An image whose root device is
+    not the template's gets its own device sized and encrypted, and the template's device dropped.
+    """
+    reference = request.image or request.image_override
+    if not reference:
+        return {}, request.disk_gb
+    facts = images.describe(ssm, ec2, reference)
+    size = max(request.disk_gb, facts.snapshot_gb or 0)
+    root = facts.root_device or request.root_device
+    if root == request.root_device and size == request.disk_gb:
+        return {}, size
+    volume = {"VolumeSize": size, "VolumeType": "gp3", "Encrypted": True, "DeleteOnTermination": True}
+    mappings: list[dict[str, Any]] = [{"DeviceName": root, "Ebs": volume}]
+    if root != request.root_device:
+        mappings.append({"DeviceName": request.root_device, "NoDevice": ""})
+    return {"BlockDeviceMappings": mappings}, size
 
 
 def _facts(instance: dict[str, Any]) -> InstanceFacts:

@@ -30,8 +30,12 @@ REPLACING = (
 
 
 def _ec2(props: dict[str, Any], *, attempts: int = aws.DEFAULT_MAX_ATTEMPTS) -> Any:
+    return _client("ec2", props, attempts=attempts)
+
+
+def _client(service: str, props: dict[str, Any], *, attempts: int = aws.DEFAULT_MAX_ATTEMPTS) -> Any:
     return aws.client(
-        "ec2", region=props["region"], endpoint_url=props.get("endpoint_url"), max_attempts=attempts, use_settings=False
+        service, region=props["region"], endpoint_url=props.get("endpoint_url"), max_attempts=attempts, use_settings=False
     )
 
 
@@ -45,6 +49,8 @@ def _request(props: dict[str, Any]) -> compute.LaunchRequest:
         on_demand_fallback=bool(props.get("on_demand_fallback", True)),
         disk_gb=int(props["disk_gb"]),
         image_override=props.get("image_override"),
+        image=props.get("image"),
+        instance_type=props.get("instance_type"),
     )
 
 
@@ -52,13 +58,14 @@ class TrainingInstanceProvider(ResourceProvider):
     """CRUD of the job's instance through boto3 (credentials and region as for the AWS provider)."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        launched = compute.launch(_ec2(props), _request(props), run_client=_ec2(props, attempts=1))
+        launched = compute.launch(_ec2(props), _request(props), run_client=_ec2(props, attempts=1), ssm=_client("ssm", props))
         outs = {
             **props,
             "instance_id": launched.instance_id,
             "purchased": launched.market,
             "subnet_id": launched.subnet_id,
             "launch_attempts": launched.attempts,
+            "root_gb": launched.root_gb,
         }
         return CreateResult(id_=launched.instance_id, outs=outs)
 
@@ -91,5 +98,5 @@ class TrainingInstance(Resource):
     purchased: Output[str]
 
     def __init__(self, name: str, props: dict[str, Input[Any]], opts: ResourceOptions | None = None) -> None:
-        outputs = {"instance_id": None, "purchased": None, "subnet_id": None, "launch_attempts": None}
+        outputs = {"instance_id": None, "purchased": None, "subnet_id": None, "launch_attempts": None, "root_gb": None}
         super().__init__(TrainingInstanceProvider(), name, {**props, **outputs}, opts)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.compile import CompiledJob
-from orchestrator.targets.aws import bootstrap, iam, names
+from orchestrator.targets.aws import bootstrap, iam, images, names
 from orchestrator.targets.aws.compute import SPOT_OPTIONS
 from orchestrator.vocabulary import CONFIG_NAMESPACE, StackConfig
 
@@ -171,11 +171,14 @@ def declare(job: CompiledJob) -> None:
         revoke_rules_on_delete=True,
         opts=replace_first,
     )
+    image = bootstrap.image_id(spec.resources.instance_type, spec.resources.ami)
+    # Never below the image's root snapshot (EC2 refuses it); the launch checks the image it boots again.
+    root_gb = images.known_root_volume(spec.resources.instance_type, spec.resources.disk_gb, spec.resources.ami).effective_gb
     template = aws.ec2.LaunchTemplate(
         "launch-template",
         name=resource_name,
         description=f"trainctl job {job_id}",
-        image_id=bootstrap.image_id(spec.resources.instance_type, spec.resources.ami),
+        image_id=image,
         instance_type=spec.resources.instance_type,
         iam_instance_profile={"arn": profile.arn},
         vpc_security_group_ids=[group.id],
@@ -189,7 +192,7 @@ def declare(job: CompiledJob) -> None:
             {
                 "device_name": bootstrap.ROOT_DEVICE,
                 "ebs": {
-                    "volume_size": spec.resources.disk_gb,
+                    "volume_size": root_gb,
                     "volume_type": "gp3",
                     "encrypted": "true",
                     "delete_on_termination": "true",
@@ -215,8 +218,10 @@ def declare(job: CompiledJob) -> None:
             **market,
             "launch_template_id": template.id,
             "launch_template_version": template.latest_version.apply(str),
-            "disk_gb": spec.resources.disk_gb,
+            "disk_gb": root_gb,
             "image_override": spec.resources.ami,
+            "image": image,
+            "instance_type": spec.resources.instance_type,
             "region": region,
             "endpoint_url": endpoint,
             "tags": job.tags,
