@@ -40,13 +40,14 @@ def no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_on_demand_estimate_is_catalog_price_times_runtime_plus_disk(cli, tmp_path: Path) -> None:
-    """g4dn.xlarge on-demand, 90m: hourly_usd is the catalog figure; max_usd is 1.5 h of it plus 50 GB gp3 for 1.5 h."""
+    """g4dn.xlarge on-demand, 90m: hourly_usd is the catalog figure; max_usd is 1.5 h of it plus 75 GB gp3 for 1.5 h
+    (the GPU image's root snapshot, not the default disk_gb of 50)."""
     result = cli("plan", write(tmp_path), "--offline", "--output", "json")
     assert result.exit_code == 0, result.stderr
     estimate = json.loads(result.stdout)["estimate"]
     catalog = load_catalog()
     hourly = catalog.hourly("us-east-1", "g4dn.xlarge", spot=False).usd
-    disk = 50 * catalog.storage_gb_month("us-east-1", "gp3").usd * 1.5 / 730
+    disk = 75 * catalog.storage_gb_month("us-east-1", "gp3").usd * 1.5 / 730
     assert estimate["hourly_usd"] == pytest.approx(hourly)
     assert estimate["max_usd"] == pytest.approx(1.5 * hourly + disk, abs=1e-6)
     assert estimate["currency"] == "USD" and estimate["prices_as_of"]
@@ -81,3 +82,37 @@ def test_unknown_instance_type_exits_2_naming_it(cli, tmp_path: Path) -> None:
     result = cli("plan", write(tmp_path, instance_type="g9.mega"), "--offline")
     assert result.exit_code == 2
     assert "g9.mega" in result.stderr
+
+
+def test_gpu_spec_without_disk_gb_plans_a_root_volume_of_the_image_snapshot(cli, tmp_path: Path) -> None:
+    """A GPU spec with the default disk_gb (50) plans a 75 GiB root (the image's snapshot), says so and prices it."""
+    result = cli("plan", write(tmp_path), "--offline", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    template = next(r for r in plan["resources"] if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template["inputs"]["blockDeviceMappings"][0]["ebs"]["volumeSize"] >= 75
+    assert plan["preflight"]["root_volume"] == {
+        "requested_gb": 50,
+        "effective_gb": 75,
+        "basis": plan["preflight"]["root_volume"]["basis"],
+    }
+    [disk] = [line for line in plan["estimate"]["lines"] if line["unit"] == "GB-month"]
+    assert disk["quantity"] == 75
+    assert any("root volume: 75 GiB instead of resources.disk_gb 50" in line for line in plan["notices"])
+    assert "notice: root volume: 75 GiB" in result.stderr
+
+
+def test_cpu_spec_keeps_its_disk_gb_without_a_notice(cli, tmp_path: Path) -> None:
+    """A CPU type's image (8 GiB snapshot) leaves the default 50 GiB as it is, with no notice."""
+    result = cli("plan", write(tmp_path, instance_type="t3.micro"), "--offline", "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["preflight"]["root_volume"]["effective_gb"] == 50 and plan["notices"] == []
+
+
+def test_text_plan_shows_the_effective_root_volume_and_its_price(cli, tmp_path: Path) -> None:
+    """The text plan names the root volume launched, why it differs from disk_gb, and prices that size."""
+    result = cli("plan", write(tmp_path), "--offline")
+    assert result.exit_code == 0, result.stderr
+    assert "root volume: 75 GiB gp3 (resources.disk_gb 50:" in result.stdout
+    assert "EBS gp3 disk (us-east-1), 75 GB" in result.stdout

@@ -22,7 +22,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from orchestrator.errors import (
     AccessDeniedError,
@@ -113,6 +113,7 @@ _CREDENTIALS_HINT = "configure AWS credentials (aws configure, AWS_PROFILE or AW
 _lock = threading.Lock()
 _clients: dict[tuple[str | None, ...], Any] = {}
 _sessions: dict[tuple[str | None, ...], Any] = {}  # per identity: service models are loaded once, not per client
+_answers: dict[tuple[str | None, ...], Any] = {}  # answers asked once per command (quotas), per identity
 
 
 def client(
@@ -129,7 +130,7 @@ def client(
     explicit ``endpoint_url`` or botocore's own ``AWS_ENDPOINT_URL`` handling choose the endpoint.
     """
     endpoint = endpoint_url or (configured_endpoint() if use_settings else None)
-    identity = tuple(os.environ.get(name) for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL"))
+    identity = _identity()
     key = (service, region, endpoint, str(max_attempts), *identity)
     with _lock:
         cached = _clients.get(key)
@@ -195,6 +196,25 @@ def retry_available() -> bool:
         return False
 
 
+def remembered(key: tuple[str, ...], ask: Callable[[], T]) -> T:
+    """``ask()``'s answer, asked once per process (one trainctl command) and AWS identity.
+
+    For answers that do not change within a command and cost a call each (Service Quotas). Errors are
+    not remembered: ``ask`` returns what it wants kept (a refusal included).
+    """
+    full = (*key, *_identity())
+    with _lock:
+        if full in _answers:
+            return cast(T, _answers[full])
+    answer = ask()
+    with _lock:
+        return cast(T, _answers.setdefault(full, answer))
+
+
+def _identity() -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL"))
+
+
 def has_credentials() -> bool:
     """Whether botocore finds AWS credentials (environment, profile, SSO, container or instance role)."""
     import boto3
@@ -204,10 +224,11 @@ def has_credentials() -> bool:
 
 
 def clear_clients() -> None:
-    """Forget cached clients and sessions (tests that switch credentials or endpoints)."""
+    """Forget cached clients, sessions and remembered answers (tests that switch credentials or endpoints)."""
     with _lock:
         _clients.clear()
         _sessions.clear()
+        _answers.clear()
 
 
 def configured_endpoint() -> str | None:

@@ -44,12 +44,15 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: P
     Raises PolicyBlockedError (exit 3) after the plan is complete when a mandatory policy says no;
     the error carries the plan so that it is still printed.
     """
+    target = get_target(loaded.spec.target)
+    checked = target.preflight(loaded, region=loaded.spec.resources.region or rt.settings.default_region, offline=offline)
+    loaded = checked.loaded  # e.g. a root volume no smaller than the image: planned and priced as launched
     spec = loaded.spec
     job_id = f"{spec.name}-plan{secrets.token_hex(2)}"
     price = estimate_job(rt, spec)
     fallback = rt.fallback_price(spec)
     job = compile_job(loaded, job_id, rt.settings, hourly_usd=price.hourly_usd, on_demand_hourly_usd=fallback, read_env=False)
-    program = get_target(spec.target).program(job)
+    program = target.program(job)
     if offline:
         from orchestrator.lifecycle.offline_plan import offline_plan
         from orchestrator.policy.config import load_config
@@ -64,6 +67,8 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: P
         "job_name": spec.name,
         "target": spec.target,
         "offline": offline,
+        "notices": checked.notices,
+        "preflight": checked.facts,
         **document,
         "estimate": price.to_dict(),
         # A spot job that may fall back to on-demand: what it costs then (the cost policies judge this case).

@@ -75,8 +75,16 @@ def up_job(
                 return UpOutcome(existing, "already-running")
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
             bind_job(job_id)
+            checked = target.preflight(loaded, region=spec.resources.region or rt.settings.default_region, offline=False)
+            for line in checked.notices:
+                say(f"notice: {line}")
+            allocated = checked.loaded.spec  # what the target will launch (root volume, market)
             compiled = compile_job(
-                loaded, job_id, rt.settings, hourly_usd=rt.hourly_price(spec), on_demand_hourly_usd=rt.fallback_price(spec)
+                checked.loaded,
+                job_id,
+                rt.settings,
+                hourly_usd=rt.hourly_price(allocated),
+                on_demand_hourly_usd=rt.fallback_price(allocated),
             )
             rt.workspace  # noqa: B018 - find the engine before recording anything
             with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.UP):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
+from orchestrator.spec.loader import LoadedSpec
 from orchestrator.vocabulary import RunState
 
 if TYPE_CHECKING:
@@ -27,6 +28,16 @@ class Observation:
     updated_at: float | None = None
 
 
+@dataclass(frozen=True)
+class Preflight:
+    """What a target checked before allocating: the spec to allocate (adjusted where the target must,
+    e.g. a root volume no smaller than the image), notices to show, and facts for the plan document."""
+
+    loaded: LoadedSpec
+    notices: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
 def status_fields(status: dict[str, Any] | None) -> dict[str, Any]:
     """The Observation fields an agent's ``status.json`` carries (every target reads the same file)."""
     status = status or {}
@@ -38,6 +49,13 @@ class Target(Protocol):
     """A place jobs run: it declares resources and observes the run."""
 
     name: str
+
+    def preflight(self, loaded: LoadedSpec, *, region: str | None, offline: bool) -> Preflight:
+        """Check ``loaded`` against the place it runs before anything is allocated (offline: no network).
+
+        Raises when the job cannot run there (a trainctl error saying why and what to do).
+        """
+        ...
 
     def program(self, job: CompiledJob) -> Callable[[], None]:
         """The Pulumi program that allocates ``job`` (declares every resource, tagged)."""

@@ -29,6 +29,8 @@ def command(spec: str, offline: bool, target: str | None, policy_config: Path | 
     for line in loaded.notices:
         notice(line)
     plan = plan_job(Runtime(), loaded, offline=offline, policy_config=policy_config)
+    for line in plan["notices"]:
+        notice(line)
     if is_json():
         emit_json(plan)
     else:
@@ -50,11 +52,18 @@ def _render(plan: dict[str, Any]) -> None:
     for resource in plan["resources"]:
         op = resource.get("op", "create")
         say(f"  {'+' if op == 'create' else op} {resource['name']:28} {resource['type']}")
+    root = (plan.get("preflight") or {}).get("root_volume")
+    if root:
+        asked = ""
+        if root["effective_gb"] != root["requested_gb"]:
+            asked = f" (resources.disk_gb {root['requested_gb']}: {root['basis']})"
+        say(f"root volume: {root['effective_gb']} GiB gp3{asked}")
     est = plan["estimate"]
     say("cost:")
     for line in est["lines"]:
         most = "unbounded" if line["max_usd"] is None else f"max ${line['max_usd']:.4f}"
-        say(f"  {line['item']:44} ${line['hourly_usd']:.4f}/h  {most}")
+        item = f"{line['item']}, {line['quantity']:g} GB" if line["unit"] == "GB-month" else line["item"]
+        say(f"  {item:44} ${line['hourly_usd']:.4f}/h  {most}")
     total = "unbounded (set limits.max_runtime)" if est["max_usd"] is None else f"${est['max_usd']:.4f}"
     as_of = f", prices as of {est['prices_as_of']}" if est.get("prices_as_of") else ""
     say(f"  total: ${est['hourly_usd']:.4f}/h, at most {total} {est['currency']}{as_of}")

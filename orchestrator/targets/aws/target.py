@@ -12,8 +12,9 @@ from typing import Any
 from orchestrator.compile import CompiledJob
 from orchestrator.errors import TransientCloudError
 from orchestrator.jobs.records import JobRecord
+from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets.aws import names
-from orchestrator.targets.base import Observation
+from orchestrator.targets.base import Observation, Preflight
 from orchestrator.targets.preemption import PREEMPTED, Decision, decide
 from orchestrator.vocabulary import RunState
 
@@ -27,6 +28,13 @@ class AwsTarget:
 
     def __init__(self) -> None:
         self._readers: dict[str, Any] = {}
+
+    def preflight(self, loaded: LoadedSpec, *, region: str | None, offline: bool) -> Preflight:
+        """Root volume, zones offering the type, vCPU quotas: see ``preflight.py``."""
+        from orchestrator.settings import get_settings
+        from orchestrator.targets.aws.preflight import preflight
+
+        return preflight(loaded, region=region or get_settings().default_region, offline=offline)
 
     def program(self, job: CompiledJob) -> Callable[[], None]:
         def declare() -> None:

@@ -14,7 +14,8 @@ from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.supervisor import OUTPUT_KEY, STATUS_KEY
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
-from orchestrator.targets.base import Observation, status_fields
+from orchestrator.spec.loader import LoadedSpec
+from orchestrator.targets.base import Observation, Preflight, status_fields
 from orchestrator.targets.preemption import Decision
 from orchestrator.vocabulary import CONFIG_NAMESPACE, RUN_ALIVE, RunState, StackConfig
 
@@ -31,6 +32,10 @@ class LocalTarget:
             finalize_command=[sys.executable, "-m", "orchestrator", "--log-format", "json", "finalize", job.job_id],
             spot_notice_url=_spot_notice_url(),
         )
+
+    def preflight(self, loaded: LoadedSpec, *, region: str | None, offline: bool) -> Preflight:
+        """Nothing to check before a local run."""
+        return Preflight(loaded)
 
     def program(self, job: CompiledJob) -> Callable[[], None]:
         agent = self.agent_config(job)
