@@ -41,6 +41,9 @@ def estimate_job(rt: Runtime, spec: JobSpec, *, on_demand: bool = False) -> Esti
 def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: Path | None = None) -> dict[str, Any]:
     """The plan as a document: ``resources``, ``estimate``, ``policy`` verdicts and the job's identity.
 
+    The target's preflight runs first (AWS: root volume, zones, quotas; offline: only what needs no
+    network): the plan is of the spec it returns, with its ``notices`` and ``preflight`` facts.
+
     Raises PolicyBlockedError (exit 3) after the plan is complete when a mandatory policy says no;
     the error carries the plan so that it is still printed.
     """

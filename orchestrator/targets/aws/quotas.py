@@ -107,7 +107,9 @@ def check(quotas: Any, ec2: Any, *, region: str, instance_type: str, spot: bool,
     if spot:
         markets = [("spot", spot_quota), *(markets if fallback else [])]
     usage = _vcpus_in_use(ec2, group, instance_type)
-    need = usage.per_type[instance_type]
+    need = usage.per_type.get(instance_type)
+    if need is None:  # EC2 does not describe the type here: the zone check has said so already
+        return Verdict(False, [f"warning: EC2 does not describe {instance_type} in {region}: quotas not checked"], [])
     readings = []
     for market, quota in markets:
         value, problem = _value(quotas, region, quota)
