@@ -96,6 +96,23 @@ def make_job(tmp_path: Path) -> Callable[..., CompiledJob]:
     return make
 
 
+def launch_request(template_id: str, **changes: Any) -> Any:
+    """A LaunchRequest of job launch-test-abc123 from ``template_id`` (on-demand, 64 GB, no image named), with ``changes``."""
+    from orchestrator.targets.aws.compute import LaunchRequest
+
+    job_id = "launch-test-abc123"
+    base: dict[str, Any] = {
+        "job_id": job_id,
+        "launch_template_id": template_id,
+        "launch_template_version": "1",
+        "tags": {"trainctl:job-id": job_id, "trainctl:managed-by": "trainctl"},
+        "spot": False,
+        "on_demand_fallback": True,
+        "disk_gb": 64,
+    }
+    return LaunchRequest(**{**base, **changes})
+
+
 def record_for(job: CompiledJob, **outputs: Any) -> Any:
     """A job record as `up` leaves it after allocating ``job``."""
     import time

@@ -13,6 +13,7 @@ from orchestrator.targets.aws.instance import TrainingInstanceProvider
 from orchestrator.testing import faults as fault_kinds
 from orchestrator.testing.faults import FaultProxy
 from orchestrator.testing.moto_server import MotoServer, interrupt_spot, register_image
+from tests.aws.conftest import launch_request
 
 pytestmark = pytest.mark.moto
 TAGS = {
@@ -35,15 +36,8 @@ def _template(ec2: Any) -> str:
 
 
 def _request(template_id: str, *, spot: bool, fallback: bool = True) -> compute.LaunchRequest:
-    return compute.LaunchRequest(
-        job_id="launch-test-abc123",
-        launch_template_id=template_id,
-        launch_template_version="1",
-        tags=TAGS,
-        spot=spot,
-        on_demand_fallback=fallback,
-        disk_gb=64,
-    )
+    request: compute.LaunchRequest = launch_request(template_id, tags=TAGS, spot=spot, on_demand_fallback=fallback)
+    return request
 
 
 def _clients() -> tuple[Any, Any]:

@@ -14,10 +14,10 @@ from orchestrator.targets.aws.bootstrap import AMI_PARAMETERS
 from orchestrator.testing import faults as fault_kinds
 from orchestrator.testing.faults import FaultProxy
 from orchestrator.testing.moto_server import register_image
+from tests.aws.conftest import launch_request
 
 pytestmark = pytest.mark.moto
 GPU_PARAMETER = AMI_PARAMETERS[("gpu", "x86_64")]
-TAGS = {"trainctl:job-id": "realism-abc123", "trainctl:managed-by": "trainctl"}
 
 
 def _template(ec2: Any, image: str, disk_gb: int) -> str:
@@ -30,20 +30,9 @@ def _template(ec2: Any, image: str, disk_gb: int) -> str:
     return str(answer["LaunchTemplate"]["LaunchTemplateId"])
 
 
-def _request(
-    template_id: str, *, disk_gb: int = 50, image: str | None = None, spot: bool = False, **more: Any
-) -> compute.LaunchRequest:
-    return compute.LaunchRequest(
-        job_id="realism-abc123",
-        launch_template_id=template_id,
-        launch_template_version="1",
-        tags=TAGS,
-        spot=spot,
-        on_demand_fallback=True,
-        disk_gb=disk_gb,
-        image=image,
-        **more,
-    )
+def _request(template_id: str, *, disk_gb: int = 50, **changes: Any) -> compute.LaunchRequest:
+    request: compute.LaunchRequest = launch_request(template_id, disk_gb=disk_gb, **changes)
+    return request
 
 
 def _clients() -> tuple[Any, Any, Any]:
