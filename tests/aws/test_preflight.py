@@ -17,6 +17,7 @@ from orchestrator.cloud import aws
 from orchestrator.errors import CloudError, ExitCode, InvalidInputError
 from orchestrator.spec.loader import LoadedSpec, load_spec
 from orchestrator.targets.aws.bootstrap import AMI_PARAMETERS
+from orchestrator.targets.aws.quotas import quota_group
 from orchestrator.targets.aws.target import AwsTarget
 from orchestrator.testing import faults as fault_kinds
 from orchestrator.testing.faults import FaultProxy
@@ -203,3 +204,31 @@ def test_local_target_preflight_changes_nothing(spec_file: Callable[..., Path]) 
 
     loaded: LoadedSpec = load_spec(spec_file()).with_target("local")
     assert get_target("local").preflight(loaded, region=None, offline=False).loaded is loaded
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "group"),
+    [
+        ("g5.xlarge", "g"),
+        ("g4dn.12xlarge", "g"),
+        ("gr6.4xlarge", "g"),
+        ("vt1.3xlarge", "g"),
+        ("p4d.24xlarge", "p"),
+        ("p5.48xlarge", "p"),
+        ("inf2.xlarge", "inf"),
+        ("trn1.32xlarge", "trn"),
+        ("dl1.24xlarge", "dl"),
+        ("x2idn.16xlarge", "x"),
+        ("f1.2xlarge", "f"),
+        ("t3.micro", "standard"),
+        ("m7i-flex.large", "standard"),
+        ("c7gn.large", "standard"),
+        ("im4gn.large", "standard"),
+        ("hpc7g.4xlarge", None),
+        ("mac2.metal", None),
+        ("u-6tb1.metal", None),
+    ],
+)
+def test_each_type_is_checked_against_its_quota_group(instance_type: str, group: str | None) -> None:
+    """Family prefixes map to EC2's vCPU quota groups (G and VT share one; DL is not D; HPC, Mac, u- are not checked)."""
+    assert quota_group(instance_type) == group
