@@ -122,11 +122,11 @@ def test_unsupported_in_a_zone_moves_on_to_the_next_zone(faults: FaultProxy) -> 
     """EC2's `Unsupported` for the first zone (its exact message) moves the launch to the next zone, for good."""
     ec2, run, _ = _clients()
     template = _template(ec2, register_image(ec2), 64)
-    subnets = compute.offered_subnets(ec2, "g5.xlarge")
+    subnets = compute.default_subnets(ec2)  # the request names no type: every zone is a candidate
     zones = _zones(ec2)
     refusal = faults.add(fault_kinds.unsupported_in_zone("g5.xlarge", zones[subnets[0]], subnets[0], ["us-east-1b"]))
     faults.add(fault_kinds.capacity(times=len(subnets)))  # spot: none anywhere, so on-demand walks the zones again
-    launched = compute.launch(ec2, _request(template, disk_gb=64, spot=True, instance_type="g5.xlarge"), run_client=run)
+    launched = compute.launch(ec2, _request(template, disk_gb=64, spot=True), run_client=run)
     assert launched.market == "on-demand" and launched.subnet_id == subnets[1]
     assert launched.attempts[0] == f"spot in {subnets[0]}: Unsupported"
     assert refusal.injected == 1  # on-demand never asked the zone that lacks the type again
