@@ -16,6 +16,7 @@ from orchestrator.settings import Settings
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.spec.models import JobSpec
 from orchestrator.vocabulary import MANAGED_BY_VALUE, StackConfig, Tag, config_key
+from orchestrator.workdir import MB, Selection, select_workdir
 
 if TYPE_CHECKING:
     from orchestrator.agent.config import AgentConfig
@@ -31,6 +32,7 @@ class CompiledJob:
     spec_path: str
     tags: dict[str, str]
     secret_values: dict[str, str] = field(repr=False)
+    workdir: Selection = field(repr=False)  # what ships from code.workdir: one selection for every target
     home: Path
     hourly_usd: float
     grace_period_s: float
@@ -40,6 +42,12 @@ class CompiledJob:
     # whole job, so a relaunched run gets only what is left.
     prior_runtime_s: float = 0.0
     prior_cost_usd: float = 0.0
+    follow_links: bool = False  # links leaving code.workdir ship what they point to (setting follow_workdir_links)
+
+    @property
+    def notices(self) -> list[str]:
+        """What the user should know about this job before it runs (files left out of the workdir)."""
+        return self.workdir.notices()
 
     @property
     def run_dir(self) -> Path:
@@ -143,6 +151,9 @@ def compile_job(
     source = loaded.workdir
     if not source.is_dir():
         raise InvalidInputError(f"code.workdir {spec.code.workdir!r} is not a directory (resolved to {source})")
+    selection = select_workdir(
+        source, home=settings.home, follow_links=settings.follow_workdir_links, max_bytes=int(settings.snapshot_max_mb * MB)
+    )
     secrets: dict[str, Any] = read_secrets(spec) if read_env else {name: "" for name in spec.secrets}
     region = spec.resources.region or settings.default_region if spec.target != "local" else None
     return CompiledJob(
@@ -157,4 +168,6 @@ def compile_job(
         on_demand_hourly_usd=on_demand_hourly_usd,
         grace_period_s=settings.grace_period_s,
         region=region,
+        workdir=selection,
+        follow_links=settings.follow_workdir_links,
     )

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     local_spot_notice_url: str | None = Field(
         default=None, description="IMDS-style URL a local agent polls for a preemption notice (preemptible nodes)"
     )
+    snapshot_max_mb: float = Field(default=2048, gt=0, description="the most code.workdir may ship (MB); more exits 2")
+    follow_workdir_links: bool = Field(
+        default=False, description="ship what symbolic links leaving code.workdir point to (default: skip them, with a notice)"
+    )
     job_ttl_s: float = Field(default=7 * 86400.0, gt=0, description="deadline of jobs without limits.max_runtime (gc)")
 
     @field_validator("backend_url")

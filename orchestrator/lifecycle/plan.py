@@ -70,7 +70,7 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: P
         "job_name": spec.name,
         "target": spec.target,
         "offline": offline,
-        "notices": checked.notices,
+        "notices": [*checked.notices, *job.notices],
         "preflight": checked.facts,
         **document,
         "estimate": price.to_dict(),

@@ -86,6 +86,8 @@ def up_job(
                 hourly_usd=rt.hourly_price(allocated),
                 on_demand_hourly_usd=rt.fallback_price(allocated),
             )
+            for line in compiled.notices:
+                say(f"notice: {line}")
             rt.workspace  # noqa: B018 - find the engine before recording anything
             with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.UP):
                 record = _allocate(rt, compiled, target, existing, stop, say, policy_config)

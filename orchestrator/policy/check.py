@@ -25,6 +25,7 @@ class CheckReport:
     team: str
     target: str
     violations: list[Violation] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # e.g. files left out of code.workdir
 
     @property
     def blocked(self) -> bool:
@@ -38,6 +39,7 @@ class CheckReport:
             "target": self.target,
             "blocked": self.blocked,
             "violations": [v.to_dict() for v in self.violations],
+            "notices": self.notices,
         }
 
     def raise_if_blocked(self) -> None:
@@ -62,7 +64,7 @@ def check_spec(loaded: LoadedSpec, *, policy_config: Path | None = None, setting
     job = compile_job(loaded, f"{spec.name}-check", settings, hourly_usd=Runtime(settings).hourly_price(spec), read_env=False)
     plan = with_manifest(offline_plan(job, get_target(spec.target).program(job)), job)
     violations = check_plan(plan, config, team=spec.team, policies=policies)
-    return CheckReport(job_name=spec.name, team=spec.team, target=spec.target, violations=violations)
+    return CheckReport(job_name=spec.name, team=spec.team, target=spec.target, violations=violations, notices=job.notices)
 
 
 def with_manifest(plan: dict[str, Any], job: CompiledJob) -> dict[str, Any]:

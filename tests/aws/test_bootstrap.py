@@ -15,6 +15,7 @@ import pytest
 from orchestrator.compile import CompiledJob
 from orchestrator.targets.aws import bootstrap
 from orchestrator.targets.aws.bundles import agent_bundle, code_bundle
+from orchestrator.workdir import select_workdir
 
 
 @pytest.mark.parametrize(
@@ -71,14 +72,14 @@ def test_code_bundle_is_content_addressed_and_repeatable(tmp_path: Path) -> None
     (source / ".gitignore").write_text("data/\n")
     (source / "data").mkdir()
     (source / "data" / "big.bin").write_bytes(b"x" * 100)
-    first = code_bundle(source, tmp_path / "a", write=True)
-    second = code_bundle(source, tmp_path / "b", write=True)
+    first = code_bundle(select_workdir(source), tmp_path / "a", write=True)
+    second = code_bundle(select_workdir(source), tmp_path / "b", write=True)
     assert first.key == second.key == f"code/{first.digest}.tar.gz"
     assert first.path.read_bytes() == second.path.read_bytes()
     with tarfile.open(fileobj=io.BytesIO(first.path.read_bytes())) as tar:
         assert sorted(tar.getnames()) == [".gitignore", "train.py"]
     (source / "train.py").write_text("print(2)\n")
-    assert code_bundle(source, tmp_path / "c", write=False).key != first.key
+    assert code_bundle(select_workdir(source), tmp_path / "c", write=False).key != first.key
 
 
 def test_boot_script_is_valid_shell_and_fits_user_data(make_job: Callable[..., CompiledJob]) -> None:

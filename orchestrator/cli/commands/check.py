@@ -30,6 +30,8 @@ def command(spec: str, policy_config: Path | None, target: str | None, output: s
     for line in loaded.notices:
         notice(line)
     report = check_spec(loaded, policy_config=policy_config)
+    for line in report.notices:
+        notice(line)
     for violation in report.violations:
         if not violation.mandatory:
             click.echo(f"warning: {violation.line()}", err=True)

@@ -3,7 +3,7 @@
 Both are gzip'd tars written deterministically (sorted names, fixed owner, gzip header without a
 timestamp), so an unchanged workdir gives the same bytes and Pulumi sees no change. Keys are content
 addressed: ``code/<snapshot digest>.tar.gz`` (the digest of orchestrator/targets/local/snapshot.py over
-names and bytes) and ``agent/<sha256>.tar.gz``.
+names, bytes and links of the workdir selection, ``orchestrator.workdir``) and ``agent/<sha256>.tar.gz``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import IO
 
 from orchestrator.targets.aws.names import agent_key, code_key
-from orchestrator.targets.local.snapshot import digest, list_files
+from orchestrator.targets.local.snapshot import digest
+from orchestrator.workdir import Selection
 
 # What `python -m orchestrator.agent` needs on an instance: the agent, its S3 store, the AWS seam, its umask.
 AGENT_MODULES = ("__init__.py", "errors.py", "home.py", "vocabulary.py", "cloud/__init__.py", "cloud/aws.py")
@@ -35,13 +36,12 @@ class Bundle:
     digest: str
 
 
-def code_bundle(source: Path, dest_dir: Path, *, write: bool) -> Bundle:
-    """The snapshot of ``source`` as ``code/<digest>.tar.gz``; written under ``dest_dir`` when ``write``."""
-    files = list_files(source)
-    snapshot = digest(source, files)
+def code_bundle(selection: Selection, dest_dir: Path, *, write: bool) -> Bundle:
+    """The workdir selection as ``code/<digest>.tar.gz``; written under ``dest_dir`` when ``write``."""
+    snapshot = digest(selection)
     path = dest_dir / f"code-{snapshot}.tar.gz"
     if write and not path.exists():
-        _write_atomically(path, lambda handle: _tar(handle, ((rel, source / rel) for rel in files)))
+        _write_atomically(path, lambda handle: _tar(handle, selection.files.items(), links=selection.links, keep_modes=True))
     return Bundle(key=code_key(snapshot), path=path, digest=snapshot)
 
 
@@ -64,19 +64,36 @@ def agent_files() -> list[tuple[str, Path]]:
     return [(f"orchestrator/{name}", package / name) for name in names]
 
 
-def _tar(handle: IO[bytes], entries: Iterable[tuple[str, Path]]) -> None:
+def _tar(
+    handle: IO[bytes], entries: Iterable[tuple[str, Path]], *, links: dict[str, str] | None = None, keep_modes: bool = False
+) -> None:
+    """A deterministic archive of ``entries`` (name, file) and ``links`` (name -> relative target).
+
+    ``keep_modes`` keeps each file's permission bits (a private key stays 0600 were it ever shipped, a
+    script stays executable); otherwise files are 0755 or 0644 by whether they are executable.
+    """
     with (
         gzip.GzipFile(fileobj=handle, mode="wb", mtime=0, compresslevel=6) as zipped,
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for name, path in sorted(entries):
             info = tar.gettarinfo(str(path), arcname=name)
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
+            _anonymous(info)
             info.mtime = int(info.mtime)
-            info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+            if not keep_modes:
+                info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
             with open(path, "rb") as data:
                 tar.addfile(info, data)
+        for name, target in sorted((links or {}).items()):
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname, link.mode = tarfile.SYMTYPE, target, 0o777
+            _anonymous(link)
+            tar.addfile(link)
+
+
+def _anonymous(info: tarfile.TarInfo) -> None:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
 
 
 def _write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> None:

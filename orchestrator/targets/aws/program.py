@@ -95,7 +95,7 @@ def declare(job: CompiledJob) -> None:
         )
     )
     archives_dir = job.run_dir / "bundles"
-    code = code_bundle(job.source_dir, archives_dir, write=not offline)
+    code = code_bundle(job.workdir, archives_dir, write=not offline)
     agent = agent_bundle(archives_dir, write=not offline)
     after_settings = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=settings))
     objects = [

@@ -20,8 +20,9 @@ from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from orchestrator.agent import procs
-from orchestrator.targets.local.snapshot import copy_snapshot, list_files
+from orchestrator.targets.local.snapshot import copy_snapshot
 from orchestrator.vocabulary import Tag
+from orchestrator.workdir import select_workdir
 
 MARKER = ".trainctl-job.json"
 HOME_VAR = "TRAINCTL_JOB_HOME"
@@ -42,7 +43,7 @@ class WorkdirProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         source, dest = Path(props["source"]), Path(props["dest"])
-        copy_snapshot(source, dest, list_files(source))
+        copy_snapshot(select_workdir(source, follow_links=bool(props.get("follow_links"))), dest)
         _write_marker(dest.parent, props["tags"])
         return CreateResult(id_=str(dest), outs={**props, "path": str(dest)})
 

@@ -44,7 +44,7 @@ class LocalTarget:
             import pulumi
 
             from orchestrator.targets.local.providers import ArtifactStore, TrainingProcess, Workdir
-            from orchestrator.targets.local.snapshot import digest, list_files
+            from orchestrator.targets.local.snapshot import digest
             from orchestrator.targets.manifest import declare_manifest
 
             declare_manifest(job)  # job-level facts for the policy pack; everything below depends on it
@@ -52,11 +52,15 @@ class LocalTarget:
             config = pulumi.Config(CONFIG_NAMESPACE)
             secret_env: Any = config.get_secret_object(StackConfig.SECRETS) or {}
             tags = job.tags
-            files = list_files(job.source_dir)
-            workdir = Workdir(
-                "workdir",
-                {"source": str(job.source_dir), "dest": agent.workdir, "digest": digest(job.source_dir, files), "tags": tags},
-            )
+            snapshot: dict[str, Any] = {
+                "source": str(job.source_dir),
+                "dest": agent.workdir,
+                "digest": digest(job.workdir),
+                "tags": tags,
+            }
+            if job.follow_links:
+                snapshot["follow_links"] = True
+            workdir = Workdir("workdir", snapshot)
             store = ArtifactStore(
                 "artifacts", {"path": str(job.artifacts_dir), "tags": tags}, pulumi.ResourceOptions(retain_on_delete=True)
             )
