@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-deps
 
-.PHONY: setup engine test test-fast lint typecheck unit demo bench spec-schema e2e-aws clean
+.PHONY: setup engine test test-fast wheel-test dist lint typecheck unit demo bench spec-schema e2e-aws clean
 
 setup: $(STAMP) engine
 
@@ -33,6 +33,14 @@ test: setup lint typecheck unit
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not engine and not e2e_aws" -q
 
+# The installed product: sdist + wheel, installed into a fresh venv outside the checkout, then used
+# from a temporary directory (also part of `unit`; this runs it alone).
+wheel-test: setup
+	$(BIN)/pytest tests/packaging/test_wheel.py
+
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist .
+
 demo: setup
 	$(BIN)/trainctl up examples/quickstart/job.yaml
 	$(BIN)/trainctl ls
@@ -44,6 +52,7 @@ e2e-aws: $(STAMP)
 
 bench: setup
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/completion.py
 
 # After changing orchestrator/spec/{models,rules,durations}.py: the schema validate's fast path reads,
 # and the generated field reference docs/spec.md.
@@ -52,4 +61,4 @@ spec-schema: $(STAMP)
 	$(BIN)/python -m orchestrator.spec.reference
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache dist

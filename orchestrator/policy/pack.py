@@ -1,7 +1,8 @@
 """Where the policy pack is, and its policies as plain Python (never the serving entry point).
 
-The pack is the directory ``policies/`` at the top of the repository (beside ``orchestrator/``), or
-what ``TRAINCTL_POLICY_PACK`` names: the pack directory or its launcher. The engine is handed the
+The pack is what ``TRAINCTL_POLICY_PACK`` names (the pack directory or its launcher), else the copy
+installed with trainctl: the wheel carries the repository's ``policies/`` as ``orchestrator/_policies``;
+an editable install of a checkout uses ``policies/`` beside ``orchestrator/``. The engine is handed the
 launcher, an executable that serves the pack as a binary analyzer plugin. trainctl itself imports only
 the pack's ``trainctl_policies`` package, whose policies are plain functions; the module that
 constructs ``PolicyPack`` (and blocks, serving gRPC) is ``pack.py``, which trainctl never imports.
@@ -9,36 +10,41 @@ constructs ``PolicyPack`` (and blocks, serving gRPC) is ``pack.py``, which train
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
+import shlex
 import sys
 from pathlib import Path
 from types import ModuleType
 
 from orchestrator.errors import PrerequisiteMissingError
+from orchestrator.home import trainctl_home
 from orchestrator.policy.model import PolicyDef
 
 ENV_VAR = "TRAINCTL_POLICY_PACK"
 LAUNCHER = "trainctl-policy-pack"
 PACKAGE = "trainctl_policies"
 DEFAULTS = "defaults.json"
-_HINT = f"set {ENV_VAR} to the policies/ directory of a trainctl checkout (or to its {LAUNCHER} launcher)"
+MANIFEST = "PulumiPolicy.yaml"
+_HINT = f"reinstall trainctl, or set {ENV_VAR} to a policy pack directory (or to its {LAUNCHER} launcher)"
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+INSTALLED = _PACKAGE_ROOT / "_policies"  # where the wheel puts the pack
 
 
 def pack_path() -> Path:
     """The executable launcher of the policy pack, as passed to the engine (``--policy-pack``)."""
-    path = _configured()
-    launcher = path / LAUNCHER if path.is_dir() else path
-    if not launcher.is_file():
-        raise PrerequisiteMissingError(f"policy pack launcher not found: {launcher}", hint=_HINT)
-    if not os.access(launcher, os.X_OK):
-        raise PrerequisiteMissingError(f"policy pack launcher is not executable: {launcher}", hint=f"chmod +x {launcher}")
-    return launcher
+    launcher = _launcher()
+    if os.access(launcher, os.X_OK):
+        return launcher
+    if not os.environ.get(ENV_VAR):  # an installer that dropped the exec bit: run the installed pack through a launcher of ours
+        return _runnable_launcher(launcher.parent)
+    raise PrerequisiteMissingError(f"policy pack launcher is not executable: {launcher}", hint=f"chmod +x {launcher}")
 
 
 def pack_dir() -> Path:
     """The pack's directory (holds PulumiPolicy.yaml, the defaults and the policies package)."""
-    return pack_path().parent
+    return _launcher().parent
 
 
 def defaults_path() -> Path:
@@ -59,11 +65,38 @@ def load_module(name: str) -> ModuleType:
     return importlib.import_module(f"{PACKAGE}.{name}")
 
 
+def _launcher() -> Path:
+    path = _configured()
+    launcher = path / LAUNCHER if path.is_dir() else path
+    if not launcher.is_file():
+        raise PrerequisiteMissingError(f"policy pack launcher not found: {launcher}", hint=_HINT)
+    return launcher
+
+
 def _configured() -> Path:
     override = os.environ.get(ENV_VAR)
     if override:
         return Path(override).expanduser().resolve()
-    return Path(__file__).resolve().parent.parent.parent / "policies"
+    checkout = _PACKAGE_ROOT.parent
+    if not INSTALLED.is_dir() and (checkout / "pyproject.toml").is_file() and (checkout / "policies").is_dir():
+        return checkout / "policies"  # an editable install: the package is the checkout's orchestrator/
+    return INSTALLED
+
+
+def _runnable_launcher(directory: Path) -> Path:
+    """An executable launcher (under ``$TRAINCTL_HOME``) that runs ``directory``'s pack.py with this Python."""
+    key = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
+    home = trainctl_home() / "policy-pack" / key
+    home.mkdir(parents=True, exist_ok=True)
+    (home / MANIFEST).write_bytes((directory / MANIFEST).read_bytes())
+    pack = shlex.quote(str(directory / "pack.py"))
+    script = f'#!/bin/sh\npython={shlex.quote(sys.executable)}\nexec "${{PULUMI_PYTHON_CMD:-$python}}" -u {pack} "$@"\n'
+    launcher = home / LAUNCHER
+    tmp = home / f".{LAUNCHER}.{os.getpid()}"
+    tmp.write_text(script, encoding="utf-8")
+    tmp.chmod(0o755)
+    tmp.replace(launcher)
+    return launcher
 
 
 def _package(directory: Path) -> ModuleType:
