@@ -24,6 +24,7 @@ from orchestrator.home import restrict_umask
 
 # name -> (module under orchestrator.cli.commands, one-line help shown by `trainctl --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Write a commented job.yaml (and a train.py) to start from."),
     "validate": ("validate", "Check a job spec; print it normalized."),
     "schema": ("schema", "Print the JSON Schema of the job spec (for editors)."),
     "plan": ("plan", "Preview what `up` would create, with policy results and price."),
@@ -40,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "Check the engine, backend, credentials and policy pack."),
     "engine": ("engine", "Install and inspect the Pulumi engine."),
     "prices": ("prices", "Inspect and refresh the price catalog."),
+    "completion": ("completion", "Print the shell completion script (bash, zsh or fish)."),
 }
 # Commands that work but are not listed: internal hooks.
 HIDDEN: dict[str, str] = {"finalize": "finalize", "watch": "watch"}

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from orchestrator.cli.complete import complete_job_id
 from orchestrator.cli.confirm import confirm_destructive, yes_option
 from orchestrator.cli.output import emit_json, is_json, output_option, say
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 
 @click.command("down")
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job_id)
 @click.option("--purge", is_flag=True, help="Also delete the job's artifacts (checkpoints, logs, outputs); asks first.")
 @yes_option("With --purge: delete without asking (needed without a terminal).")
 @output_option

@@ -6,11 +6,12 @@ import sys
 
 import click
 
+from orchestrator.cli.complete import complete_job_id
 from orchestrator.cli.output import output_option
 
 
 @click.command("logs")
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job_id)
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
 @output_option
 def command(job: str, follow: bool, output: str) -> None:

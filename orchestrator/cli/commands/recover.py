@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
+from orchestrator.cli.complete import complete_job_id
 from orchestrator.cli.output import emit_json, is_json, output_option, say
 
 
 @click.command("recover")
-@click.argument("job")
+@click.argument("job", shell_complete=complete_job_id)
 @output_option
 def command(job: str, output: str) -> None:
     """Clear stale locks and pending operations, stop strays, finish an interrupted teardown."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import click
 
+from orchestrator.cli.complete import complete_job_id
 from orchestrator.cli.output import emit_json, is_json, output_option
 from orchestrator.cli.render import job_view, table
 
 
 @click.command("status")
-@click.argument("job", required=False)
+@click.argument("job", required=False, shell_complete=complete_job_id)
 @output_option
 def command(job: str | None, output: str) -> None:
     """Show JOB (an id, or a name for its newest job); without JOB, the ten newest jobs."""

@@ -1,0 +1,64 @@
+"""Time of one Tab press: `trainctl logs <Tab>` with N jobs in the index (median of fresh processes).
+
+Target (issue 18): under 0.2 s at 200 jobs. Each Tab starts a new trainctl process, so this is a
+cold start plus reading the job index. Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from orchestrator.jobs.records import JobRecord, Ledger
+
+TRAINCTL = Path(sys.executable).parent / "trainctl"
+TARGET_S = 0.2
+
+
+def make_index(home: Path, count: int) -> None:
+    ledger = Ledger(home)
+    for n in range(count):
+        name = f"job-{n % 17:02d}"
+        ledger.save(
+            JobRecord(job_id=f"{name}-{n:06x}", name=name, team="bench", owner="b@example.com", target="local", created=n)
+        )
+
+
+def measure(home: Path, words: str, runs: int) -> tuple[list[float], int]:
+    env = {**os.environ, "TRAINCTL_HOME": str(home), "_TRAINCTL_COMPLETE": "bash_complete", "COMP_WORDS": words}
+    env["COMP_CWORD"] = str(len(words.split(" ")) - 1)
+    times, listed = [], 0
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run([str(TRAINCTL)], env=env, capture_output=True, text=True, check=True).stdout
+        times.append(time.perf_counter() - start)
+        listed = sum(1 for line in out.splitlines() if line.startswith("plain,"))
+    return times, listed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--jobs", type=int, nargs="+", default=[0, 200, 2000])
+    args = parser.parse_args()
+    print(f"{'case':34} {'listed':>6} {'median s':>9} {'min s':>7} {'max s':>7} {'target':>7}  verdict")
+    for count in args.jobs:
+        with tempfile.TemporaryDirectory() as tmp:
+            make_index(Path(tmp), count)
+            for words in ("trainctl logs ", "trainctl logs job-03"):
+                measure(Path(tmp), words, 1)  # warm the page cache and the .pyc files
+                times, listed = measure(Path(tmp), words, args.runs)
+                median = statistics.median(times)
+                verdict = "ok" if median <= TARGET_S else "OVER"
+                case = f"{words.strip()!r} @ {count} jobs"
+                print(f"{case:34} {listed:6} {median:9.3f} {min(times):7.3f} {max(times):7.3f} {TARGET_S:7.2f}  {verdict}")
+
+
+if __name__ == "__main__":
+    main()
