@@ -58,8 +58,8 @@ def spec_text(target: str, name: str) -> str:
 
 
 def job_name(text: str) -> str:
-    """A valid job name (lowercase letters, digits, '-', 3..40 characters) from a directory name."""
-    name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:_NAME_MAX].strip("-")
+    """A valid job name (3..40 lowercase letters, digits and '-', starting with a letter) from a directory name."""
+    name = re.sub(r"^[^a-z]+", "", re.sub(r"[^a-z0-9]+", "-", text.lower()))[:_NAME_MAX].strip("-")
     return name if len(name) >= 3 else "my-job"
 
 

@@ -44,6 +44,15 @@ def test_written_spec_validates_against_the_written_schema(cli, tmp_path: Path, 
     assert list(validator.iter_errors({**document, "tarrget": "aws"})) != []
 
 
+@pytest.mark.parametrize(("directory", "name"), [("2024 Runs!", "runs"), ("x", "my-job"), ("a" * 50, "a" * 40)])
+def test_init_names_the_job_validly_after_any_directory(cli, tmp_path: Path, directory: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A directory name that is no valid job name still gives a spec that validates (letter first, 3..40 characters)."""
+    assert cli("init", str(tmp_path / directory)).exit_code == 0
+    checked = cli("validate", str(tmp_path / directory / "job.yaml"), "--output", "json")
+    assert checked.exit_code == 0, checked.stderr
+    assert json.loads(checked.stdout)["name"] == name
+
+
 def test_init_refuses_to_overwrite_a_spec_without_force(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A second init exits 2 naming job.yaml and leaves it as it was; --force replaces it."""
     spec = tmp_path / "job.yaml"
