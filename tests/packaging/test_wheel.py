@@ -18,7 +18,8 @@ import pytest
 from tests.conftest import EXAMPLES, REPO
 from tests.packaging.conftest import Installed, User
 
-pytestmark = pytest.mark.engine
+# The first test also builds the sdist, the wheel and the venv (minutes on a busy machine): beyond the suite's 300 s.
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(1200)]
 
 
 def _shipped_files(directory: Path, prefix: str) -> set[str]:
