@@ -102,3 +102,14 @@ def test_the_generated_train_py_follows_the_contract(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "SIGTERM: checkpoint" in out
+
+
+def test_an_initialised_local_job_runs_to_success(tc, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """init, then `up` of what it wrote (real engine): the generated train.py runs and leaves its checkpoints."""
+    assert tc.run("init", str(tmp_path / "first-job")).returncode == 0
+    result = tc.run("up", str(tmp_path / "first-job" / "job.yaml"), "--yes", "--output", "json", timeout=300)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["state"] == "succeeded"
+    checkpoints = tc.home / "artifacts" / record["job_id"] / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir())[-1] == "step-000005.json"
