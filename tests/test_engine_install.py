@@ -161,3 +161,12 @@ def test_engine_install_adopts_the_old_default_and_a_fresh_home_finds_it(
     get_settings.cache_clear()
     doctor = cli("doctor")
     assert f"pulumi v{PULUMI_VERSION} at {cached}" in doctor.stdout, doctor.stdout
+
+
+def test_missing_engine_hint_points_at_an_earlier_install(cli, user_home: Path) -> None:
+    """With the engine only at the old default (~/.trainctl/engine), `engine show` says `engine install` moves it."""
+    installed_at(user_home / ".trainctl" / "engine")
+    result = cli("engine", "show")
+    assert result.exit_code == 2
+    assert f"earlier trainctl is in {user_home / '.trainctl' / 'engine' / PULUMI_VERSION}" in result.stderr
+    assert "`trainctl engine install` moves it here" in result.stderr

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.errors import EngineMissingError
+from orchestrator.errors import EngineMissingError, SettingsError
 
 # The engine release trainctl runs. The Python SDK pinned in pyproject.toml must be compatible, and
 # orchestrator/engine/gowrapper/go.mod must require the same release for the offline build.
@@ -57,8 +57,24 @@ def find_engine(engines_dir: Path | None = None) -> Engine:
         engines_dir = get_settings().engines
     engine = installed_engine(engines_dir)
     if engine is None:
-        raise EngineMissingError(
-            f"the Pulumi engine v{PULUMI_VERSION} is not installed in {engine_root(engines_dir)}",
-            hint="run `trainctl engine install` (or `make setup`); it builds offline from the Go module proxy",
+        earlier = _earlier_install(engines_dir)
+        hint = (
+            f"an engine installed by an earlier trainctl is in {earlier.root}: `trainctl engine install` moves it here"
+            if earlier is not None
+            else "run `trainctl engine install` (or `make setup`); it builds offline from the Go module proxy"
         )
+        raise EngineMissingError(f"the Pulumi engine v{PULUMI_VERSION} is not installed in {engine_root(engines_dir)}", hint=hint)
     return engine
+
+
+def _earlier_install(engines_dir: Path) -> Engine | None:
+    """An install at an old default location (inside the trainctl home), when ``engines_dir`` is the one in force."""
+    from orchestrator.settings import get_settings
+
+    try:
+        settings = get_settings()
+    except SettingsError:
+        return None  # the missing engine is the news here; a bad setting is reported where it is read
+    if settings.engines != engines_dir:
+        return None
+    return next((e for d in settings.legacy_engines if (e := installed_engine(d)) is not None), None)
