@@ -220,6 +220,21 @@ def instance_type_offerings(instance_type: str, zones: list[str]) -> Fault:
     return Fault("DescribeInstanceTypeOfferings", "canned", when=instance_type, body=body)
 
 
+def open_spot_requests(instance_types: list[str]) -> Fault:
+    """DescribeSpotInstanceRequests' answer: one open (unfulfilled) request per type (moto fulfils every request at once)."""
+    items = "".join(
+        f"<item><spotInstanceRequestId>sir-fault{n:04d}</spotInstanceRequestId><state>open</state><type>one-time</type>"
+        f"<launchSpecification><instanceType>{kind}</instanceType></launchSpecification></item>"
+        for n, kind in enumerate(instance_types)
+    )
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<DescribeSpotInstanceRequestsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>fault-proxy</requestId><spotInstanceRequestSet>{items}</spotInstanceRequestSet>"
+        "</DescribeSpotInstanceRequestsResponse>"
+    ).encode()
+    return Fault("DescribeSpotInstanceRequests", "canned", body=body)
+
+
 def _ec2_error(code: str, message: str) -> bytes:
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'

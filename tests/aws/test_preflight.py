@@ -134,6 +134,15 @@ def test_running_instances_of_the_family_count_against_the_quota(
     assert _check(spec_file()).facts["quotas"][0]["used_vcpus"] == 8
 
 
+def test_open_spot_requests_count_against_the_spot_quota(faults: FaultProxy, dlami: str, spec_file: Callable[..., Path]) -> None:
+    """An open g5.2xlarge spot request (8 vCPUs) fills a spot quota of 8: the spot job goes on-demand."""
+    faults.add(fault_kinds.open_spot_requests(["g5.2xlarge", "t3.micro"]))  # t3.micro: another quota group
+    _quotas(faults, on_demand=8, spot=8)
+    checked = _check(spec_file(spot=True))
+    assert checked.loaded.spec.resources.spot is False
+    assert checked.facts["quotas"][0]["market"] == "spot" and checked.facts["quotas"][0]["used_vcpus"] == 8
+
+
 def test_spot_quota_zero_with_fallback_goes_on_demand_straight_away(
     faults: FaultProxy, dlami: str, spec_file: Callable[..., Path]
 ) -> None:
@@ -152,6 +161,17 @@ def test_spot_quota_zero_without_fallback_refuses(faults: FaultProxy, dlami: str
         _check(spec_file(spot=True, fallback=False))
     assert "the spot quota 'All G and VT Spot Instance Requests' (L-3819A6DF) is 0 vCPUs" in caught.value.message
     assert faults.count(QUOTA_TARGET) == 1
+
+
+def test_spot_room_but_no_on_demand_room_keeps_spot_and_warns_about_the_fallback(
+    faults: FaultProxy, dlami: str, spec_file: Callable[..., Path]
+) -> None:
+    """Spot quota with room, on-demand quota 0: the job stays spot, and a notice says a fallback would be refused."""
+    _quotas(faults, on_demand=0, spot=8)
+    checked = _check(spec_file(spot=True))
+    assert checked.loaded.spec.resources.spot is True
+    [notice] = [line for line in checked.notices if "falls back" in line]
+    assert "'Running On-Demand G and VT instances' (L-DB2E81BA) of 0 vCPUs" in notice and "--desired-value 4" in notice
 
 
 def test_quota_api_denied_is_a_warning_and_the_check_goes_on(

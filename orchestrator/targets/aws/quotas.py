@@ -2,11 +2,11 @@
 
 EC2 limits the vCPUs running per family group, with separate quotas for on-demand and spot (a new
 account has 0 for the G/VT and P groups). ``check`` reads the applicable Service Quotas
-(GetServiceQuota) and the vCPUs already running in the group (DescribeInstances, vCPUs per type from
-DescribeInstanceTypes), then decides: go on, go straight to on-demand (spot quota too small, fallback
-allowed), or refuse with exit 5 naming the quota, its value, what the job needs and how to ask for
-more. A quota API that refuses (AccessDenied) or fails is a warning, never a block. Every answer is
-asked at most once per command (``aws.remembered``).
+(GetServiceQuota) and the vCPUs already running in the group (DescribeInstances, plus open spot
+requests for a spot job; vCPUs per type from DescribeInstanceTypes), then decides: go on, go straight
+to on-demand (spot quota too small, fallback allowed), or refuse with exit 5 naming the quota, its
+value, what the job needs and how to ask for more. A quota API that refuses (AccessDenied) or fails
+is a warning, never a block. Every answer is asked at most once per command (``aws.remembered``).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def check(quotas: Any, ec2: Any, *, region: str, instance_type: str, spot: bool,
     markets = [("on-demand", on_demand)]
     if spot:
         markets = [("spot", spot_quota), *(markets if fallback else [])]
-    usage = _vcpus_in_use(ec2, group, instance_type)
+    usage = _vcpus_in_use(ec2, group, instance_type, spot=spot)
     need = usage.per_type.get(instance_type)
     if need is None:  # EC2 does not describe the type here: the zone check has said so already
         return Verdict(False, [f"warning: EC2 does not describe {instance_type} in {region}: quotas not checked"], [])
@@ -140,7 +140,20 @@ class _Usage:
     used: dict[str, int]  # vCPUs running in the group, per market
 
 
-def _vcpus_in_use(ec2: Any, group: str, instance_type: str) -> _Usage:
+def _vcpus_in_use(ec2: Any, group: str, instance_type: str, *, spot: bool) -> _Usage:
+    """vCPUs of the group's running instances per market; for a spot job, open spot requests count too
+    (EC2 counts the vCPUs they will use against the spot quota)."""
+    running = [(t, m) for t, m in _running(ec2) if quota_group(t) == group]
+    if spot:
+        running += [(t, "spot") for t in _open_spot_requests(ec2) if quota_group(t) == group]
+    per_type = _vcpus(ec2, sorted({instance_type, *(t for t, _ in running)}))
+    used = {"spot": 0, "on-demand": 0}
+    for kind, market in running:
+        used[market] += per_type.get(kind, 0)
+    return _Usage(per_type, used)
+
+
+def _running(ec2: Any) -> list[tuple[str, str]]:
     filters = [{"Name": "instance-state-name", "Values": list(LIVE_STATES)}]
 
     def listing() -> list[tuple[str, str]]:
@@ -152,12 +165,17 @@ def _vcpus_in_use(ec2: Any, group: str, instance_type: str) -> _Usage:
             for i in r["Instances"]
         ]
 
-    running = [(t, m) for t, m in aws.call("counting running vCPUs (ec2 DescribeInstances)", listing) if quota_group(t) == group]
-    per_type = _vcpus(ec2, sorted({instance_type, *(t for t, _ in running)}))
-    used = {"spot": 0, "on-demand": 0}
-    for kind, market in running:
-        used[market] += per_type.get(kind, 0)
-    return _Usage(per_type, used)
+    return aws.call("counting running vCPUs (ec2 DescribeInstances)", listing)
+
+
+def _open_spot_requests(ec2: Any) -> list[str]:
+    filters = [{"Name": "state", "Values": ["open"]}]
+
+    def listing() -> list[str]:
+        pages = ec2.get_paginator("describe_spot_instance_requests").paginate(Filters=filters)
+        return [r["LaunchSpecification"]["InstanceType"] for page in pages for r in page["SpotInstanceRequests"]]
+
+    return aws.call("counting open spot requests (ec2 DescribeSpotInstanceRequests)", listing)
 
 
 def _vcpus(ec2: Any, types: list[str]) -> dict[str, int]:
