@@ -4,14 +4,23 @@
    tags, engine up, job record) against a bare Automation API script doing an up of the same program
    on the same backend (a fresh process: imports, spec load, compile, stack create, config, engine
    up). Both are timed as whole processes. Target: ratio at most 1.2.
-2. `trainctl ls` at 50, 100 and 200 jobs (records written directly). Target: under 1 s at 200, and
+2. Engine starts and CPU per operation: `up --detach`, `cancel` and `down` of a local job, each a fresh
+   process. Engine starts are counted by a shim engine (a copy of the engine directory whose `pulumi`
+   logs its parent pid, then execs the real one), only those the measured process started itself
+   (not the watcher's nor the agent's finalize). CPU is the whole process tree's user + system
+   seconds (``getrusage(RUSAGE_CHILDREN)`` of this process around the measured one: trainctl, its
+   engines and their plugins). Targets: at most 5 starts per `up --detach`, its CPU at most half of
+   what it was (13 starts, about 5.5 s before the job-stack object).
+3. `trainctl ls` at 50, 100 and 200 jobs (records written directly). Target: under 1 s at 200, and
    no engine process on that path (counted by a PATH shim that logs every `pulumi` start).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,6 +37,7 @@ owner: bench@example.com
 code:
   run: sleep 0.5
 """
+LONG_SPEC = SPEC.replace("sleep 0.5", "sleep 600")
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -121,6 +131,58 @@ def _wait_torn_down(home: Path, timeout: float = 120) -> None:
         time.sleep(0.5)
 
 
+def _measured(env: dict[str, str], log: Path, *args: str) -> tuple[int, float]:
+    """Run ``trainctl ARGS``; (engine processes it started itself, CPU seconds of its whole process tree)."""
+    from orchestrator.testing.engine_shim import engine_starts
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.Popen([TRAINCTL, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _, err = proc.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        sys.exit(f"trainctl {' '.join(args)} failed: {err}")
+    return len(engine_starts(log, proc.pid)), (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def bench_engine_starts(runs: int) -> None:
+    """Engine starts and process-tree CPU of `up --detach`, `cancel` and `down` (medians over ``runs``)."""
+    from orchestrator.testing.engine_shim import shim_engines
+
+    rows: dict[str, list[tuple[int, float]]] = {"up --detach": [], "cancel": [], "down": []}
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
+        home = Path(tmp) / "home"
+        log = Path(tmp) / "pulumi-starts.log"
+        env = {**_env(home), "TRAINCTL_ENGINE_DIR": str(shim_engines(Path(tmp), Path(_env(home)["TRAINCTL_ENGINE_DIR"]), log))}
+        spec = Path(tmp) / "job.yaml"
+        spec.write_text(LONG_SPEC)
+        _measured(env, log, "up", "--detach", "--new", str(spec))  # warm caches (plugins, .pyc)
+        _quiet_jobs(home, env)
+        for _ in range(runs):
+            for op in ("cancel", "down"):
+                rows["up --detach"].append(_measured(env, log, "up", "--detach", "--new", str(spec)))
+                rows[op].append(_measured(env, log, op, _newest_job(home)))
+                _quiet_jobs(home, env)
+    print(f"\n{'operation':14} {'engine starts':>14} {'CPU s (median)':>15} {'min':>6} {'max':>6}  runs")
+    for op, values in rows.items():
+        starts = statistics.median(v[0] for v in values)
+        cpu = [v[1] for v in values]
+        print(f"{op:14} {starts:14.0f} {statistics.median(cpu):15.2f} {min(cpu):6.2f} {max(cpu):6.2f}  {len(values)}")
+
+
+def _newest_job(home: Path) -> str:
+    records = [json.loads(p.read_text()) for p in (home / "jobs").glob("*.json")]
+    return str(max(records, key=lambda r: r["created"])["job_id"])
+
+
+def _quiet_jobs(home: Path, env: dict[str, str]) -> None:
+    """Every job torn down and every process of the home gone (a job still up is cancelled first)."""
+    for path in (home / "jobs").glob("*.json"):
+        record = json.loads(path.read_text())
+        if not record.get("torn_down"):
+            subprocess.run([TRAINCTL, "cancel", record["job_id"]], env=env, capture_output=True, check=False)
+    _quiet(home)
+
+
 def _write_records(home: Path, count: int) -> None:
     from orchestrator.jobs.records import JobRecord, Ledger
 
@@ -171,11 +233,16 @@ def bench_ls(runs: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
     if shutil.which(TRAINCTL) is None and not Path(TRAINCTL).exists():
         sys.exit("run inside the project's virtualenv (make setup)")
-    bench_up(args.runs)
-    bench_ls(args.runs)
+    parser.add_argument("--only", choices=["up", "starts", "ls"], default=None, help="run one of the measurements")
+    args = parser.parse_args()
+    if args.only in (None, "up"):
+        bench_up(args.runs)
+    if args.only in (None, "starts"):
+        bench_engine_starts(args.runs)
+    if args.only in (None, "ls"):
+        bench_ls(args.runs)
 
 
 if __name__ == "__main__":

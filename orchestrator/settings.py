@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     follow_workdir_links: bool = Field(
         default=False, description="ship what symbolic links leaving code.workdir point to (default: skip them, with a notice)"
     )
+    agent_start_timeout_s: float = Field(
+        default=300.0, gt=0, description="a job whose agent wrote no status this long after allocation reads interrupted"
+    )
     job_ttl_s: float = Field(default=7 * 86400.0, gt=0, description="deadline of jobs without limits.max_runtime (gc)")
 
     @field_validator("backend_url")

@@ -50,6 +50,7 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 class RunState(StrEnum):
     """What a target observes of a job's run (the agent's status, or what the cloud says is left of it)."""
 
+    PROVISIONING = "provisioning"  # allocated, but the agent has written no status yet (agent_start_timeout_s)
     STARTING = "starting"  # the agent is up; setup or the first start of the command is under way
     RUNNING = "running"
     SUCCEEDED = "succeeded"  # the command exited 0
@@ -58,7 +59,8 @@ class RunState(StrEnum):
     GONE = "gone"  # nothing is left to ask: the agent or its machine died without a final status
 
 
-RUN_ALIVE = frozenset({RunState.STARTING, RunState.RUNNING})
+# Not ended: a run whose agent has not reported yet counts as alive until agent_start_timeout_s.
+RUN_ALIVE = frozenset({RunState.PROVISIONING, RunState.STARTING, RunState.RUNNING})
 RUN_ENDED = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED, RunState.GONE})
 # A run that ended on its own ends its job the same way.
 RUN_OUTCOMES = {RunState.SUCCEEDED: JobState.SUCCEEDED, RunState.FAILED: JobState.FAILED}

@@ -16,7 +16,8 @@ def test_inline_program_with_dynamic_provider_up_outputs_destroy(tmp_path: Path)
     """up creates the resource (a file), outputs come back, destroy removes it, state is empty."""
     import pulumi
 
-    from orchestrator.engine import automation
+    from orchestrator.engine.automation import Workspace
+    from orchestrator.engine.jobstack import JobStack
     from orchestrator.testing.echo import Echo
 
     target = tmp_path / "echo.txt"
@@ -26,20 +27,19 @@ def test_inline_program_with_dynamic_provider_up_outputs_destroy(tmp_path: Path)
         pulumi.export("length", echo.length)
 
     settings = get_settings()
-    workspace = automation.Workspace(settings)
-    stack = workspace.stack("smoke-test", program, create=True)
-    outputs = automation.up(stack)
-    assert outputs["length"] == len("hello engine")
-    assert json.loads(target.read_text()) == {"message": "hello engine"}
-    state = automation.export_state(stack)
-    types = [r["type"] for r in state["deployment"]["resources"]]
-    assert "pulumi-python:dynamic:Resource" in types
-    state_dir = Path(settings.state_url.removeprefix("file://"))
-    assert (state_dir / ".pulumi" / "stacks" / "trainctl" / "smoke-test.json").is_file()
+    workspace = Workspace(settings)
+    with JobStack.create(workspace, "smoke-test", program) as stack:
+        outputs = stack.up()
+        assert outputs["length"] == len("hello engine")
+        assert json.loads(target.read_text()) == {"message": "hello engine"}
+        types = [r["type"] for r in stack.resources()]
+        assert "pulumi-python:dynamic:Resource" in types
+        state_dir = Path(settings.state_url.removeprefix("file://"))
+        assert (state_dir / ".pulumi" / "stacks" / "trainctl" / "smoke-test.json").is_file()
 
-    automation.destroy(stack)
-    assert not target.exists()
-    left = automation.export_state(stack)["deployment"].get("resources") or []
+        stack.destroy()
+        assert not target.exists()
+        left = stack.resources()
     assert [r["type"] for r in left if r["type"] != "pulumi:pulumi:Stack"] == []
     workspace.remove_stack("smoke-test")
     assert [s.name for s in workspace.list_stacks()] == []

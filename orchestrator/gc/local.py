@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
-import signal
-import socket
 import time
 from pathlib import Path
 
 from orchestrator.agent import procs
+from orchestrator.engine.locks import stale_engine_locks
 from orchestrator.gc.findings import Finding, StackFacts
 from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
@@ -64,85 +61,9 @@ def expired_findings(home: Path, stacks: dict[str, StackFacts], records: dict[st
 def stale_lock_findings(state_url: str, stacks: dict[str, StackFacts]) -> list[Finding]:
     """Engine lock files (file backend) whose holder is a dead process on this host."""
     return [
-        Finding("stale-lock", job_id, str(path), f"held by dead pid {pid} since {since}")
-        for job_id, path, pid, since in stale_engine_locks(state_url)
+        Finding("stale-lock", lock.job_id, str(lock.path), f"held by dead pid {lock.pid} since {lock.since}")
+        for lock in stale_engine_locks(state_url)
     ]
-
-
-def stale_engine_locks(state_url: str, job_id: str | None = None) -> list[tuple[str, Path, int, str]]:
-    """(job id, lock file, holder pid, since) of file-backend engine locks whose holder died on this host.
-
-    An engine dies holding its lock when the trainctl process serving its inline program is killed.
-    """
-    if not state_url.startswith("file://"):
-        return []
-    locks = Path(state_url[len("file://") :]) / ".pulumi" / "locks"
-    found = []
-    for path in sorted(locks.rglob("*.json")) if locks.is_dir() else []:
-        if job_id is not None and path.parent.name != job_id:
-            continue
-        try:
-            holder = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        pid, host = int(holder.get("pid", 0) or 0), str(holder.get("hostname", ""))
-        if host == socket.gethostname() and pid and not procs.is_alive(pid) and not procs.engine_processes(path.parent.name):
-            found.append((path.parent.name, path, pid, str(holder.get("timestamp", "?"))))
-    return found
-
-
-# What an engine starts: its plugins (``pulumi-resource-*``, ``pulumi-language-*``, the dynamic provider
-# ``-m pulumi.dynamic``) and trainctl's policy pack, an executable analyzer served by ``policies/pack.py``.
-_ENGINE_CHILD_MARKERS = (b"pulumi", b"/policies/pack.py")
-
-
-def orphaned_plugins(home: Path) -> list[int]:
-    """Engine plugin and policy-pack processes of this home whose engine is gone (re-parented to init).
-
-    A plugin's parent is its engine; one whose engine died (or exited while it was still working)
-    would otherwise wait forever. ``PULUMI_HOME`` in its environment says which trainctl home it serves.
-    """
-    mine = f"PULUMI_HOME={home / 'pulumi-home'}".encode()
-    found = []
-    for pid, environ in procs.scan("environ"):
-        if mine not in environ:
-            continue
-        try:
-            parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except (OSError, IndexError):
-            continue
-        if parent == "1" and any(marker in cmdline for marker in _ENGINE_CHILD_MARKERS):
-            found.append(pid)
-    return found
-
-
-def reap_orphaned_plugins(home: Path) -> list[int]:
-    """Kill :func:`orphaned_plugins`; return their pids."""
-    reaped = orphaned_plugins(home)
-    for pid in reaped:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    return reaped
-
-
-def reap_engine_group(pid: int) -> list[int]:
-    """Kill the plugin processes a dead engine left behind: its process group (the engine led its own)."""
-    reaped = []
-    for entry in procs.PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
-        member = int(entry.name)
-        try:
-            in_group = os.getpgid(member) == pid
-            cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, ProcessLookupError):
-            continue
-        if in_group and b"pulumi" in cmdline:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(member, signal.SIGKILL)
-            reaped.append(member)
-    return reaped
 
 
 def remove_local(finding: Finding) -> None:

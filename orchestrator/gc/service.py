@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.gc.findings import Finding, StackFacts
-from orchestrator.gc.local import expired_findings, local_findings, reap_engine_group, remove_local, stale_lock_findings
+from orchestrator.gc.local import expired_findings, local_findings, remove_local, stale_lock_findings
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.logs import get_logger
 from orchestrator.vocabulary import JobState
@@ -19,12 +19,12 @@ from orchestrator.vocabulary import JobState
 
 def collect_stacks(rt: Runtime) -> dict[str, StackFacts]:
     """What each job stack's state holds (one export per stack)."""
-    from orchestrator.engine import automation
+    from orchestrator.engine.jobstack import JobStack
 
     facts = {}
     for summary in rt.workspace.list_stacks():
-        stack = rt.workspace.stack(summary.name, _no_program, create=False)
-        deployment = automation.export_state(stack)["deployment"]
+        with JobStack.open(rt.workspace, summary.name) as stack:
+            deployment = stack.export_state()["deployment"]
         facts[summary.name] = StackFacts(
             summary.name, deployment.get("resources") or [], deployment.get("pending_operations") or []
         )
@@ -46,7 +46,7 @@ def find_leaks(rt: Runtime, *, cloud: bool = True) -> list[Finding]:
 
 def clean(rt: Runtime, findings: list[Finding]) -> list[Finding]:
     """Remove what ``findings`` name; each removed finding is marked ``removed``."""
-    from orchestrator.engine import automation
+    from orchestrator.engine.jobstack import JobStack
     from orchestrator.lifecycle.teardown import teardown_job
 
     log = get_logger(__name__)
@@ -57,9 +57,8 @@ def clean(rt: Runtime, findings: list[Finding]) -> list[Finding]:
             teardown_job(rt, finding.job_id, requested=JobState.CANCELLED, reason="expired: stopped by `trainctl gc`", wait_s=0.0)
             finding.removed = True
         elif finding.kind == "stale-lock":
-            automation.cancel(rt.workspace.stack(finding.job_id, _no_program, create=False))
-            reap_engine_group(int(finding.detail.split("dead pid ", 1)[1].split()[0]))
-            finding.removed = True
+            with JobStack.open(rt.workspace, finding.job_id) as stack:
+                finding.removed = bool(stack.clear_stale_lock())
         elif finding.kind.startswith("leaked-aws"):
             from orchestrator.gc.aws_removal import remove_aws
 
@@ -75,7 +74,3 @@ def _aws_findings(rt: Runtime, stacks: dict[str, StackFacts], records: dict[str,
     except ImportError:
         return []
     return aws_findings(rt.settings, stacks, records)
-
-
-def _no_program() -> None:
-    """gc never runs a program."""

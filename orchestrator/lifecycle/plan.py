@@ -83,7 +83,7 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: P
 def _preview(
     rt: Runtime, job_id: str, job: Any, program: Any, policy_config: Path | None
 ) -> tuple[list[dict[str, Any]], list[Any]]:
-    from orchestrator.engine import automation
+    from orchestrator.engine.jobstack import JobStack
     from orchestrator.errors import TrainctlError
     from orchestrator.policy import PolicyCollector, engine_policy_args
 
@@ -98,14 +98,14 @@ def _preview(
 
     packs, configs = engine_policy_args(policy_config, team=job.spec.team)
     policies = PolicyCollector(forward=collect)
-    stack = rt.workspace.stack(job_id, program, create=True)
-    try:
-        automation.set_config(stack, job.stack_config(), job.secret_config(), tags=job.tags)
+    with JobStack.create(rt.workspace, job_id, program) as stack:
         try:
-            automation.preview(stack, on_event=policies, policy_packs=packs, policy_configs=configs)
-        except TrainctlError:
-            if not any(v.mandatory for v in policies.violations()):
-                raise  # a real failure, not the engine refusing on policy grounds
-    finally:
-        rt.workspace.remove_stack(job_id)
+            stack.configure(job.stack_config(), job.secret_config(), tags=job.tags)
+            try:
+                stack.preview(on_event=policies, policy_packs=packs, policy_configs=configs)
+            except TrainctlError:
+                if not any(v.mandatory for v in policies.violations()):
+                    raise  # a real failure, not the engine refusing on policy grounds
+        finally:
+            rt.workspace.remove_stack(job_id)
     return steps, policies.violations()

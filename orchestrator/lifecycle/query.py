@@ -22,19 +22,23 @@ def current(rt: Runtime, record: JobRecord) -> JobRecord:
     """The record with a running job's live state folded in (and saved when it changed).
 
     A job left ``provisioning`` by a killed `up` (no operation holds its lock any more) is
-    promoted to what its agent says: running, or ended.
+    promoted to what its agent says: running, or ended. A job whose agent has written no status
+    reads ``provisioning``, and ``interrupted`` once that has lasted ``agent_start_timeout_s``.
     """
     if record.state == JobState.PROVISIONING:
         if is_locked(rt.settings.home, job_lock_key(record.job_id)) or is_locked(rt.settings.home, name_lock_key(record.name)):
             return record
         seen = get_target(record.target).observe(record)
-        if seen.state == RunState.GONE:
+        if seen.state == RunState.PROVISIONING:
             return record
-        record = record.model_copy(update={"state": JobState.RUNNING, "started_at": record.started_at or seen.started_at})
-        rt.ledger.save(record)
-    if record.state != JobState.RUNNING:
+        if seen.state != RunState.GONE:
+            record = record.model_copy(update={"state": JobState.RUNNING, "started_at": record.started_at or seen.started_at})
+            rt.ledger.save(record)
+    elif record.state != JobState.RUNNING:
         return record
     seen = get_target(record.target).observe(record)
+    if seen.state == RunState.PROVISIONING:
+        return record.model_copy(update={"state": JobState.PROVISIONING, "reason": seen.reason})
     if seen.state in RUN_ALIVE:
         return record
     state = RUN_OUTCOMES.get(seen.state, JobState.INTERRUPTED)

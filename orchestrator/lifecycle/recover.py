@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConflictError
 from orchestrator.jobs.locks import is_locked, job_lock, lock_holder
 from orchestrator.jobs.records import JobRecord
-from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.teardown import TEARDOWN_LOCK_WAIT_S, teardown_job
 from orchestrator.logs import bind_job
 from orchestrator.vocabulary import JobState, LockOp, job_lock_key, name_lock_key
 
+if TYPE_CHECKING:
+    from orchestrator.engine.jobstack import JobStack
+
 
 def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     """Repair ``ref``; return the record and the actions taken, one line each."""
-    from orchestrator.engine import automation
+    from orchestrator.engine.jobstack import JobStack
 
     record = rt.ledger.resolve(ref)
     job_id = record.job_id
@@ -38,35 +40,41 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
                 hint="wait for it to finish, or stop it first",
             )
     actions: list[str] = []
-    waited = guard.settle(job_id)
-    if waited:
-        actions.append(f"waited for engine process(es) {', '.join(map(str, waited))} to finish")
-    # a teardown under way (e.g. the agent's finalize) has the same goal: wait for it, then repair
-    with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.RECOVER, wait_s=TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0):
-        if guard.clear_dead_holders(rt, job_id):
-            actions.append("cleared the lock of a dead engine and stopped its leftover plugins")
-        stack = rt.workspace.stack(job_id, _no_program, create=True)
-        automation.cancel(stack)
-        state = automation.export_state(stack)
-        pending = state["deployment"].get("pending_operations") or []
-        if pending:
-            state["deployment"]["pending_operations"] = []
-            automation.import_state(stack, state)
-            actions.append(f"dropped {len(pending)} pending operation(s): " + ", ".join(_describe(p) for p in pending))
-        automation.refresh(stack)
-        resources = automation.export_state(stack)["deployment"].get("resources") or []
-        agent = live_agent(resources)
-        actions.extend(stop_strays(job_id, agent))
-        if agent is not None:
-            actions.append(f"agent {agent} is alive: the job keeps running")
-            fixed = record.model_copy(update={"state": JobState.RUNNING, "torn_down": False})
-            rt.ledger.save(fixed)
-            return fixed, actions or ["nothing to repair"]
+    with JobStack.open(rt.workspace, job_id, create=True) as stack:
+        waited = stack.settle()
+        if waited:
+            actions.append(f"waited for engine process(es) {', '.join(map(str, waited))} to finish")
+        # a teardown under way (e.g. the agent's finalize) has the same goal: wait for it, then repair
+        lock_wait = TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0
+        with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.RECOVER, wait_s=lock_wait):
+            resources = _repair_state(stack, actions)
+            agent = live_agent(resources)
+            actions.extend(stop_strays(job_id, agent))
+            if agent is not None:
+                actions.append(f"agent {agent} is alive: the job keeps running")
+                fixed = record.model_copy(update={"state": JobState.RUNNING, "torn_down": False})
+                rt.ledger.save(fixed)
+                return fixed, actions or ["nothing to repair"]
     owned = [r for r in resources if not r["type"].startswith("pulumi:")]
     if owned or not record.torn_down:
         record = teardown_job(rt, job_id, requested=JobState.INTERRUPTED, reason=record.reason or "recovered after a crash")
         actions.append(f"finished teardown ({len(owned)} resource(s) left in state); artifacts kept")
     return record, actions or ["nothing to repair"]
+
+
+def _repair_state(stack: JobStack, actions: list[str]) -> list[dict[str, Any]]:
+    """Clear stale locks, drop pending operations, refresh; return the resources left in state."""
+    if stack.clear_stale_lock():
+        actions.append("cleared the lock of a dead engine and stopped its leftover plugins")
+    stack.cancel()
+    state = stack.export_state()
+    pending = state["deployment"].get("pending_operations") or []
+    if pending:
+        state["deployment"]["pending_operations"] = []
+        stack.import_state(state)
+        actions.append(f"dropped {len(pending)} pending operation(s): " + ", ".join(_describe(p) for p in pending))
+    stack.refresh()
+    return stack.resources()
 
 
 def live_agent(resources: list[dict[str, Any]]) -> int | None:
@@ -118,7 +126,3 @@ def _kill(pid: int) -> None:
 def _describe(op: dict[str, Any]) -> str:
     resource = op.get("resource") or {}
     return f"{op.get('type', '?')} {str(resource.get('urn', '?')).rsplit('::', 1)[-1]}"
-
-
-def _no_program() -> None:
-    """Recovery never runs the program."""

@@ -14,7 +14,6 @@ from orchestrator.cost.accrual import accrued_cost
 from orchestrator.errors import NotFoundError
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord
-from orchestrator.lifecycle import guard
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.logs import get_logger
 from orchestrator.targets import get_target
@@ -44,16 +43,8 @@ def teardown_job(
         if record.torn_down:
             return record
         target = get_target(record.target)
-        from orchestrator.engine import automation
-
         started = time.monotonic()
-        guard.settle(job_id)
-        try:
-            stack = rt.workspace.stack(job_id, _no_program, create=False)
-        except NotFoundError:
-            stack = None  # interrupted before its stack existed: nothing was allocated
-        if stack is not None:
-            guard.with_stale_lock_cleared(job_id, stack, lambda: automation.destroy(stack, on_event=on_event))
+        _destroy_stack(rt, job_id, on_event)
         observation = target.observe(record.model_copy(update={"torn_down": True}))
         record = _ended(record, observation, requested=requested, reason=reason)
         rt.ledger.save(record)
@@ -95,5 +86,12 @@ def _load(rt: Runtime, job_id: str) -> JobRecord:
     return record
 
 
-def _no_program() -> None:
-    """Destroy and refresh never run the program."""
+def _destroy_stack(rt: Runtime, job_id: str, on_event: Any) -> None:
+    """Destroy the job's stack; a job interrupted before its stack existed has nothing allocated."""
+    from orchestrator.engine.jobstack import JobStack
+
+    with JobStack.open(rt.workspace, job_id) as stack:
+        try:
+            stack.destroy(on_event=on_event)
+        except NotFoundError:
+            return

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from orchestrator.compile import CompiledJob, compile_job
@@ -25,7 +26,7 @@ from orchestrator.errors import ConflictError
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
-from orchestrator.lifecycle.signals import GracefulStop
+from orchestrator.lifecycle.stopping import graceful_stop
 from orchestrator.logs import bind_job, get_logger
 from orchestrator.vocabulary import RUN_ALIVE, JobState, LockOp, watch_lock_key
 
@@ -65,13 +66,13 @@ def watch_job(rt: Runtime, job_id: str, policy_config: Path | None = None) -> Jo
 
 
 def _watch(rt: Runtime, job_id: str, policy_config: Path | None) -> JobRecord | None:
-    from orchestrator.lifecycle.up import forward_to_engine, kill_engine, relaunch, tear_down_ended
+    from orchestrator.lifecycle.runloop import after_run
     from orchestrator.targets import get_target
 
     def say(line: str) -> None:
         get_logger(__name__).info("watch.step", detail=line)
 
-    with GracefulStop(on_first=forward_to_engine, on_second=kill_engine) as stop:
+    with graceful_stop() as stop:
         while True:
             record = rt.ledger.load(job_id)
             if record is None or record.torn_down:
@@ -81,16 +82,15 @@ def _watch(rt: Runtime, job_id: str, policy_config: Path | None) -> JobRecord | 
                 if stop.wait(rt.settings.watch_interval_s):
                     return record  # a signal stops the watcher, not the job
                 continue
-            decision = target.relaunch_decision(record)
             try:
-                if decision.action == "relaunch":
-                    relaunch(rt, _compiled(rt, record), record, target, decision, stop, say, policy_config)
-                    continue
-                return tear_down_ended(rt, record, decision, say)
+                record, finished = after_run(rt, partial(_compiled, rt, record), record, target, stop, say, policy_config)
             except ConflictError as e:  # someone else is on it (`down`, the agent's finalize): look again later
                 say(f"job busy: {e.message}")
                 if stop.wait(rt.settings.watch_interval_s):
                     return record
+                continue
+            if finished:
+                return record
 
 
 def _compiled(rt: Runtime, record: JobRecord) -> CompiledJob:

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Literal, Protocol
 
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.vocabulary import RunState
-
-if TYPE_CHECKING:
-    from orchestrator.targets.preemption import Decision
 
 
 @dataclass(frozen=True)
@@ -36,6 +33,32 @@ class Preflight:
     loaded: LoadedSpec
     notices: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about a job that is no longer running (see ``targets.preemption.decide``)."""
+
+    action: Literal["relaunch", "give-up", "none"]
+    reason: str
+    preemptions: int = 0
+    resume_from: str | None = None
+
+
+def no_status(record: JobRecord, timeout_s: float, now: float | None = None) -> Observation:
+    """What a job whose agent has written no status is: ``provisioning`` for ``timeout_s``, then ``gone``.
+
+    Never ``running``: a run nobody has seen start is not running. The clock starts when the current
+    run's allocation finished (``started_at``), or when its provisioning began.
+    """
+    if record.torn_down:
+        return Observation(state=RunState.GONE, reason="no status")
+    import time
+
+    since = record.started_at or max([record.created, *(end for _, end, _ in record.past_runs)])
+    if (now or time.time()) - since < timeout_s:
+        return Observation(state=RunState.PROVISIONING, reason="the agent has not reported yet")
+    return Observation(state=RunState.GONE, reason=f"the agent wrote no status within {timeout_s:.0f}s")
 
 
 def status_fields(status: dict[str, Any] | None) -> dict[str, Any]:
@@ -82,17 +105,29 @@ class Target(Protocol):
         ...
 
 
+class LogFollower:
+    """Follows a job's output: yields new bytes as they appear, and remembers where it is (across runs of a job)."""
+
+    def __init__(self, read: Callable[[int], tuple[bytes, int]], interval: float, offset: int = 0) -> None:
+        self.read = read
+        self.interval = interval
+        self.offset = offset
+
+    def follow(self, done: Callable[[], bool]) -> Iterator[bytes]:
+        """Yield new output until ``done()`` and nothing more is left."""
+        import time
+
+        while True:
+            finished = done()
+            chunk, self.offset = self.read(self.offset)
+            if chunk:
+                yield chunk
+            elif finished:
+                return
+            else:
+                time.sleep(self.interval)
+
+
 def follow(read: Callable[[int], tuple[bytes, int]], done: Callable[[], bool], interval: float) -> Iterator[bytes]:
     """Yield new output as it appears until ``done()`` and nothing more is left."""
-    import time
-
-    offset = 0
-    while True:
-        finished = done()
-        chunk, offset = read(offset)
-        if chunk:
-            yield chunk
-        elif finished:
-            return
-        else:
-            time.sleep(interval)
+    return LogFollower(read, interval).follow(done)

@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-from orchestrator.targets.base import Observation
+from orchestrator.targets.base import Decision, Observation
 from orchestrator.vocabulary import RunState
 
 PREEMPTED = "spot-interruption"
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What to do about a job that is no longer running."""
-
-    action: Literal["relaunch", "give-up", "none"]
-    reason: str
-    preemptions: int = 0
-    resume_from: str | None = None
+__all__ = ["PREEMPTED", "Decision", "decide"]
 
 
 def decide(seen: Observation, *, preemptions: int, max_preemptions: int, newest_checkpoint: str | None) -> Decision:

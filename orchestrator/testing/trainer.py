@@ -2,12 +2,14 @@
 
 Environment: STEPS (default 20), STEP_SECONDS (0.2), FAIL_AT (exit 3 at that step on a fresh start),
 FAIL_ALWAYS (exit 3 at FAIL_AT even when resumed), IGNORE_SIGTERM (keep training through SIGTERM: a
-stop then waits out the grace period). Writes ``step-NNNN.json`` checkpoints, resumes from
+stop then waits out the grace period), REPORT_ENV (comma-separated names: prints ``env NAME len=N
+sha256=PREFIX`` for each at start, never the value). Writes ``step-NNNN.json`` checkpoints, resumes from
 TRAINCTL_RESUME_FROM, saves a checkpoint and exits 143 on SIGTERM.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -32,6 +34,10 @@ def main() -> int:
     resume = os.environ.get("TRAINCTL_RESUME_FROM", "")
     start = json.loads(Path(resume).read_text())["step"] if resume else 0
     print(f"trainer start={start} resume={resume or '-'} job={os.environ.get('TRAINCTL_JOB_ID')}", flush=True)
+    for name in filter(None, os.environ.get("REPORT_ENV", "").split(",")):
+        value = os.environ.get(name)
+        digest = hashlib.sha256(value.encode()).hexdigest()[:16] if value is not None else "-"
+        print(f"env {name} len={len(value or '')} sha256={digest}", flush=True)
     step = start
     for step in range(start + 1, steps + 1):
         time.sleep(step_s)

@@ -38,16 +38,17 @@ def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CompiledJob:
 @pytest.fixture
 def stack(job: CompiledJob) -> Iterator[Any]:
     """The job's stack (manifest declared first, then the local target's resources); destroyed and removed after."""
-    from orchestrator.engine import automation
+    from orchestrator.engine.automation import Workspace
+    from orchestrator.engine.jobstack import JobStack
 
-    workspace = automation.Workspace(get_settings())
-    created = workspace.stack(JOB_ID, program(job), create=True)
-    automation.set_config(created, job.stack_config(), job.secret_config(), tags=job.tags)
-    try:
-        yield created
-    finally:
-        automation.destroy(created)
-        workspace.remove_stack(JOB_ID)
+    workspace = Workspace(get_settings())
+    with JobStack.create(workspace, JOB_ID, program(job)) as created:
+        created.configure(job.stack_config(), job.secret_config(), tags=job.tags)
+        try:
+            yield created
+        finally:
+            created.destroy()
+            workspace.remove_stack(JOB_ID)
 
 
 def program(job: CompiledJob) -> Callable[[], None]:
@@ -72,14 +73,13 @@ def config_file(tmp_path: Path, document: dict[str, Any]) -> Path:
 
 def engine_verdicts(operation: str, stack: Any, job: CompiledJob, config: Path) -> tuple[Verdicts, PolicyViolationError | None]:
     """Run preview/up with the pack; (policy, level, resource) of every violation, and the policy error if it blocked."""
-    from orchestrator.engine import automation
     from orchestrator.errors import TrainctlError
 
     packs, configs = engine_policy_args(config, team=job.spec.team)
     collector = PolicyCollector()
     blocked: PolicyViolationError | None = None
     try:
-        getattr(automation, operation)(stack, on_event=collector, policy_packs=packs, policy_configs=configs)
+        getattr(stack, operation)(on_event=collector, policy_packs=packs, policy_configs=configs)
         collector.check()
     except TrainctlError as e:
         with pytest.raises(PolicyViolationError) as caught:
@@ -143,11 +143,9 @@ def test_required_tag_value_blocks_up_and_check_agrees(stack: Any, job: Compiled
 
 def test_unresolved_config_carries_team_overrides_the_pack_applies(stack: Any, job: CompiledJob, tmp_path: Path) -> None:
     """Without a team, the engine accepts each policy's 'teams' property (schema) and the pack applies the job team's cap."""
-    from orchestrator.engine import automation
-
     config = config_file(tmp_path, {"max-hourly-cost": {"maxUsd": 1}, "teams": {"test-team": {"max-hourly-cost": {"maxUsd": 5}}}})
     packs, configs = engine_policy_args(config)
     assert "teams" in json.loads(Path(configs[0]).read_text())["max-hourly-cost"]
     collector = PolicyCollector()
-    automation.preview(stack, on_event=collector, policy_packs=packs, policy_configs=configs)
+    stack.preview(on_event=collector, policy_packs=packs, policy_configs=configs)
     assert collector.check() == []

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agent.procs import engine_processes, is_alive, processes_with_env, scan
-from orchestrator.gc.local import orphaned_plugins
+from orchestrator.engine.processes import orphaned_plugins
 from orchestrator.jobs.locks import is_locked
 from orchestrator.testing.harness import Trainctl, wait_until
 from orchestrator.testing.inspect import engine_locks, live_resources, pending_operations

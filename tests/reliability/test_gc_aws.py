@@ -188,7 +188,8 @@ def test_gc_removes_planted_aws_leaks_and_leaves_live_jobs_alone(cli, moto: Moto
     """`gc --yes` removes a deleted job's resources; a live stack's, an ended job's artifacts and terminated ones stay."""
     import pulumi
 
-    from orchestrator.engine import automation
+    from orchestrator.engine.automation import Workspace
+    from orchestrator.engine.jobstack import JobStack
 
     ghost = plant(moto, "ghost-job-abc123")
     gone = plant(moto, "ghost-job-abc123", kinds=("instance",))
@@ -201,8 +202,8 @@ def test_gc_removes_planted_aws_leaks_and_leaves_live_jobs_alone(cli, moto: Moto
         for key, value in live.outputs().items():
             pulumi.export(key, value)
 
-    stack = automation.Workspace(get_settings()).stack(live.job_id, program, create=True)
-    automation.up(stack)
+    with JobStack.create(Workspace(get_settings()), live.job_id, program) as stack:
+        stack.up()
 
     report = cli("gc", "--dry-run", "-o", "json")
     assert report.exit_code == 0, report.stderr

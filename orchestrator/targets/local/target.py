@@ -15,8 +15,7 @@ from orchestrator.agent.supervisor import OUTPUT_KEY, STATUS_KEY
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import LoadedSpec
-from orchestrator.targets.base import Observation, Preflight, status_fields
-from orchestrator.targets.preemption import Decision
+from orchestrator.targets.base import Decision, Observation, Preflight, no_status, status_fields
 from orchestrator.vocabulary import CONFIG_NAMESPACE, RUN_ALIVE, RunState, StackConfig
 
 
@@ -87,7 +86,7 @@ class LocalTarget:
     def observe(self, record: JobRecord) -> Observation:
         status = _read_status(record)
         if status is None:
-            return Observation(state=RunState.GONE if record.torn_down else RunState.RUNNING, reason="no status yet")
+            return no_status(record, _agent_start_timeout_s())
         state = RunState(status.get("state", RunState.RUNNING))
         fields = status_fields(status)
         if state in RUN_ALIVE and not _agent_alive(status):
@@ -134,6 +133,12 @@ def _spot_notice_url() -> str | None:
     from orchestrator.settings import get_settings
 
     return get_settings().local_spot_notice_url
+
+
+def _agent_start_timeout_s() -> float:
+    from orchestrator.settings import get_settings
+
+    return get_settings().agent_start_timeout_s
 
 
 def _artifacts(record: JobRecord) -> Path:
