@@ -65,9 +65,12 @@ from pulumi import automation as auto
 settings = get_settings()
 job = compile_job(load_spec({str(spec_path)!r}), "bare-{index}", settings, hourly_usd=0.0)
 ws = Workspace(settings)
-start = time.perf_counter()
-stack = auto.create_or_select_stack(stack_name=job.job_id, project_name="trainctl", program=LocalTarget().program(job),
-                                    opts=ws.options(LocalTarget().program(job)))
+program = LocalTarget().program(job)
+opts = auto.LocalWorkspaceOptions(
+    pulumi_home=ws.env["PULUMI_HOME"], env_vars=ws.env, program=program,
+    project_settings=auto.ProjectSettings(name="trainctl", runtime="python", backend=auto.ProjectBackend(url=settings.state_url)),
+    pulumi_command=auto.PulumiCommand(root=str(ws.engine.root), skip_version_check=True))
+stack = auto.create_or_select_stack(stack_name=job.job_id, project_name="trainctl", program=program, opts=opts)
 stack.set_all_config({{k: auto.ConfigValue(v) for k, v in job.stack_config().items()}} |
                      {{k: auto.ConfigValue(v, secret=True) for k, v in job.secret_config().items()}})
 stack.up()

@@ -1,4 +1,4 @@
-"""The Automation API seam: the ONLY module that imports ``pulumi.automation``.
+"""The Automation API seam: with ``jobstack.py``, the only code that imports ``pulumi.automation``.
 
 Every engine process runs in its own session (so a Ctrl-C at the terminal reaches trainctl, not the
 engine) and is tracked, so that ``forward_signal`` can hand it exactly one signal: the engine then

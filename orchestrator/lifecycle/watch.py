@@ -8,7 +8,8 @@ is torn down (by itself, the agent's finalize, `cancel` or `down`). One watcher 
 signal stops the watcher, never the job.
 
 Secrets: the watcher's environment has the spec's secret names removed. A relaunch does not rewrite
-the stack's secret config, so the run gets the secrets that `up` stored (encrypted) in the stack.
+the stack's secret config: the run gets the secrets that `up` stored (encrypted) in the job's stack
+settings, which are kept in the backend and loaded whenever the stack is opened.
 """
 
 from __future__ import annotations

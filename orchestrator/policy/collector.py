@@ -2,7 +2,7 @@
 
     collector = PolicyCollector(forward=EngineProgress())
     try:
-        automation.up(stack, on_event=collector, policy_packs=packs, policy_configs=configs)
+        stack.up(on_event=collector, policy_packs=packs, policy_configs=configs)  # a JobStack
     except TrainctlError as e:
         collector.check(e)   # raises PolicyBlockedError (exit 3) when a mandatory policy refused
         raise
