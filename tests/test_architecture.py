@@ -43,8 +43,6 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 # when a listed one is gone, take it off the list.
 KNOWN_CYCLES: dict[frozenset[str], str] = {
     frozenset({"orchestrator.cost.accrual", "orchestrator.jobs.records"}): "typed job records",
-    frozenset({"orchestrator.targets.base", "orchestrator.targets.preemption"}): "relaunch module",
-    frozenset({"orchestrator.lifecycle.up", "orchestrator.lifecycle.watch"}): "relaunch module",
 }
 
 # Third-party seams: (imported module prefix, the only package prefixes allowed to import it).

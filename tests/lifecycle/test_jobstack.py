@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,18 @@ from orchestrator.jobs.records import JobRecord, Ledger
 from orchestrator.spec.loader import load_spec
 from orchestrator.testing.engine_shim import engine_starts, shim_engines
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
+from orchestrator.testing.imds import FakeImds
 from orchestrator.testing.inspect import live_resources, stack_tags, watcher_processes
-from tests.lifecycle.test_preemption import FakeMetadata, metadata
 
-__all__ = ["metadata"]
 TEMP_PREFIXES = ("automation-", "trainctl-")
+
+
+@pytest.fixture
+def metadata() -> Iterator[FakeImds]:
+    """A fake instance metadata service for the test's agents."""
+    service = FakeImds()
+    yield service
+    service.stop()
 
 
 def _shim(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -72,7 +80,7 @@ def test_200_kb_of_env_values_reach_the_job_and_no_engine_command_line(tc: Train
 
 
 @pytest.mark.engine
-def test_a_relaunched_detached_job_keeps_its_secret(tc: Trainctl, make_job, metadata: FakeMetadata) -> None:
+def test_a_relaunched_detached_job_keeps_its_secret(tc: Trainctl, make_job, metadata: FakeImds) -> None:
     """A detached job with `secrets: [HF_TOKEN]` is preempted; the run its watcher relaunches sees the
     same HF_TOKEN, which the watcher's own environment does not hold."""
     token = "hf_relaunch_" + "s" * 24
