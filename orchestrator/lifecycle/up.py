@@ -54,17 +54,9 @@ def up_job(
             existing = None if new else rt.ledger.newest_unfinished(spec.name)
             if existing is not None:
                 _settle(rt, existing.job_id)
-            seen = target.observe(existing) if existing is not None and existing.state in ACTIVE_STATES else None
-            if existing is not None and seen is not None and seen.state in RUN_ALIVE:
-                reported = seen.state != RunState.PROVISIONING
-                if existing.state == JobState.PROVISIONING and reported:  # its `up` died after the agent started
-                    existing = existing.model_copy(
-                        update={"state": JobState.RUNNING, "started_at": existing.started_at or seen.started_at}
-                    )
-                    rt.ledger.save(existing)
-                how = "is already running" if reported else "is starting (its agent has not reported yet)"
-                say(f"job {existing.job_id} {how}; nothing to do (`trainctl logs {existing.job_id} -f`)")
-                return UpOutcome(existing, "already-running")
+                alive = _still_alive(rt, target, existing, say)
+                if alive is not None:
+                    return UpOutcome(alive, "already-running")
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
             bind_job(job_id)
             checked = target.preflight(loaded, region=spec.resources.region or rt.settings.default_region, offline=False)
@@ -98,6 +90,20 @@ def up_job(
     if record.state == JobState.CANCELLED:
         raise RunFailedError(f"job {job_id} was cancelled ({record.reason})", context={"job_id": job_id})
     return UpOutcome(record, "finished")
+
+
+def _still_alive(rt: Runtime, target: Target, existing: JobRecord, say: Say) -> JobRecord | None:
+    """The unfinished job's record when its run is alive (or its agent has not reported yet): nothing to do."""
+    seen = target.observe(existing) if existing.state in ACTIVE_STATES else None
+    if seen is None or seen.state not in RUN_ALIVE:
+        return None
+    reported = seen.state != RunState.PROVISIONING
+    if existing.state == JobState.PROVISIONING and reported:  # its `up` died after the agent started
+        existing = existing.model_copy(update={"state": JobState.RUNNING, "started_at": existing.started_at or seen.started_at})
+        rt.ledger.save(existing)
+    how = "is already running" if reported else "is starting (its agent has not reported yet)"
+    say(f"job {existing.job_id} {how}; nothing to do (`trainctl logs {existing.job_id} -f`)")
+    return existing
 
 
 def _settle(rt: Runtime, job_id: str) -> None:
