@@ -20,7 +20,8 @@ from orchestrator.errors import ConflictError
 from orchestrator.logs import get_logger
 
 ORPHAN_WAIT_S = 120.0
-_ENGINE_CHILD_MARKERS = (b"pulumi", b"/policies/pack.py")
+# ``policies/pack.py`` also matches the copy an installed trainctl serves (``orchestrator/_policies/pack.py``).
+_ENGINE_CHILD_MARKERS = (b"pulumi", b"policies/pack.py")
 
 
 def orphaned_engines(job_id: str) -> list[int]:

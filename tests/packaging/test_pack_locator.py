@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -63,3 +64,31 @@ def test_a_missing_installed_pack_says_to_reinstall(tmp_path: Path, monkeypatch:
     with pytest.raises(pack.PrerequisiteMissingError, match="launcher not found") as caught:
         pack.pack_path()
     assert str(tmp_path / "_policies") in caught.value.message and "reinstall trainctl" in (caught.value.hint or "")
+
+
+def test_an_orphaned_analyzer_of_the_installed_pack_is_reaped(installed_pack: Path, trainctl_home: Path) -> None:
+    """The installed pack's analyzer, left running by a dead engine (parent init), is found and killed by the reaper."""
+    from orchestrator.engine.processes import orphaned_plugins, reap_orphaned_plugins
+    from orchestrator.testing.harness import wait_until
+
+    port_file = trainctl_home / "port"
+    env = {**os.environ, "PULUMI_PYTHON_CMD": sys.executable, "PULUMI_HOME": str(trainctl_home / "pulumi-home")}
+    in_background = '"$0" 127.0.0.1:1 > "$1" 2>/dev/null < /dev/null & echo $!'  # the shell exits: the analyzer's parent is init
+    argv = ["sh", "-c", in_background, str(installed_pack / pack.LAUNCHER), str(port_file)]
+    started = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, timeout=60)
+    pid = int(started.stdout)
+    try:
+        wait_until(lambda: port_file.exists() and port_file.read_text().strip() != "", timeout=60)
+        assert orphaned_plugins(trainctl_home) == [pid]
+        assert reap_orphaned_plugins(trainctl_home) == [pid]
+        wait_until(lambda: _gone(pid), timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
