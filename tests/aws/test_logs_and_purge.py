@@ -119,7 +119,8 @@ def test_retained_storage_is_found_for_adoption(moto: MotoServer, make_job: Call
     from orchestrator.targets.aws.program import Existing, existing_storage
 
     job = make_job(job_id="logs-test-abc123", name="logs-test")
-    assert existing_storage(job, None) == Existing(bucket=False, log_group=False)
+    account = aws.client("sts", region="us-east-1").get_caller_identity()["Account"]
+    assert existing_storage(job, None) == Existing(bucket=False, log_group=False, account_id=account)
     aws.client("s3", region="us-east-1").create_bucket(Bucket=names.bucket_name(job.job_id))
     aws.client("logs", region="us-east-1").create_log_group(logGroupName=names.log_group_name(job.job_id))
-    assert existing_storage(job, None) == Existing(bucket=True, log_group=True)
+    assert existing_storage(job, None) == Existing(bucket=True, log_group=True, account_id=account)

@@ -28,6 +28,7 @@ VARIANTS = {
 UNTAGGABLE = {
     "aws:iam/rolePolicy:RolePolicy",
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketPolicy:BucketPolicy",
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "aws:s3/bucketVersioning:BucketVersioning",
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",

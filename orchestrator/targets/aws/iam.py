@@ -11,6 +11,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator.vocabulary import MANAGED_BY_VALUE, Tag
+
+MANAGED_BY = Tag.MANAGED_BY.value
+
 VERSION = "2012-10-17"
 # The SSM agent's own calls (registration, Session Manager and Run Command channels): these actions
 # support no resource-level scoping, so `*` is the narrowest resource they accept.
@@ -29,6 +33,48 @@ SSM_AGENT_ACTIONS = (
 )
 ARTIFACT_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+BOUNDARY_POLICY_NAME = "trainctl-job-boundary"
+BUCKETS, OBJECTS = "arn:aws:s3:::trainctl-*", "arn:aws:s3:::trainctl-*/*"
+LOG_GROUPS = ("arn:aws:logs:*:*:log-group:/trainctl/jobs/*", "arn:aws:logs:*:*:log-group:/trainctl/jobs/*:*")
+SECRETS = "arn:aws:ssm:*:*:parameter/trainctl/*"
+ROLES, PROFILES = "arn:aws:iam::*:role/trainctl-*", "arn:aws:iam::*:instance-profile/trainctl-*"
+# The deployer's actions, each list what trainctl calls (through Pulumi or boto3) and nothing that opens
+# a bucket to others: no ACLs, website, CORS, replication, notifications or access points.
+DEPLOYER_BUCKET_ACTIONS = (
+    *("s3:CreateBucket", "s3:DeleteBucket", "s3:ListBucket", "s3:ListBucketVersions", "s3:ListBucketMultipartUploads"),
+    *("s3:GetBucketLocation", "s3:GetBucketTagging", "s3:PutBucketTagging", "s3:GetBucketVersioning", "s3:PutBucketVersioning"),
+    *("s3:GetEncryptionConfiguration", "s3:PutEncryptionConfiguration"),
+    *("s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
+    *("s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    *("s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:GetBucketPolicyStatus"),
+    *("s3:GetBucketAcl", "s3:GetBucketCORS", "s3:GetBucketWebsite", "s3:GetBucketLogging", "s3:GetBucketRequestPayment"),
+    *("s3:GetBucketObjectLockConfiguration", "s3:GetBucketOwnershipControls", "s3:GetReplicationConfiguration"),
+    "s3:GetAccelerateConfiguration",
+)
+DEPLOYER_OBJECT_ACTIONS = (
+    *("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
+    *("s3:AbortMultipartUpload", "s3:GetObjectTagging"),
+)
+DEPLOYER_LOG_ACTIONS = (
+    *("logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy"),
+    *("logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource", "logs:TagLogGroup", "logs:ListTagsLogGroup"),
+    *("logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"),
+)
+DEPLOYER_SECRET_ACTIONS = (
+    *("ssm:PutParameter", "ssm:GetParameter", "ssm:GetParameters", "ssm:DeleteParameter"),
+    *("ssm:AddTagsToResource", "ssm:ListTagsForResource"),
+)
+DEPLOYER_ROLE_ACTIONS = (
+    *("iam:DeleteRole", "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies"),
+    *("iam:GetRolePolicy", "iam:DeleteRolePolicy", "iam:ListInstanceProfilesForRole", "iam:CreateInstanceProfile"),
+    *("iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile"),
+    "iam:RemoveRoleFromInstanceProfile",
+)
+DEPLOYER_EC2_OWNED_ACTIONS = (
+    *("ec2:TerminateInstances", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupEgress"),
+    *("ec2:RevokeSecurityGroupEgress", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"),
+    "ec2:DeleteLaunchTemplate",
+)
 
 
 def trust_policy() -> str:
@@ -63,104 +109,173 @@ def instance_policy(bucket_arn: str, log_group_arn: str, secret_arns: Sequence[s
     return _document(statements)
 
 
-def deployer_policy() -> dict[str, Any]:
-    """What the identity running `trainctl up/down` on AWS needs (printed in docs/aws.md)."""
+def job_boundary_policy() -> dict[str, Any]:
+    """The permissions boundary every role trainctl creates must carry: the most any job may ever do.
+
+    An administrator creates it once, as the managed policy ``BOUNDARY_POLICY_NAME`` (docs/aws.md).
+    The deployer may create roles only with it attached, so no inline policy it writes can reach
+    beyond: trainctl's buckets, its log groups, its secret parameters and the SSM agent's channels.
+    """
     return {
         "Version": VERSION,
         "Statement": [
-            {
-                "Sid": "JobStorage",
-                "Effect": "Allow",
-                "Action": ["s3:*"],
-                "Resource": ["arn:aws:s3:::trainctl-*", "arn:aws:s3:::trainctl-*/*"],
-            },
-            {
-                "Sid": "JobLogs",
-                "Effect": "Allow",
-                "Action": ["logs:*"],
-                "Resource": ["arn:aws:logs:*:*:log-group:/trainctl/jobs/*", "arn:aws:logs:*:*:log-group:/trainctl/jobs/*:*"],
-            },
-            {"Sid": "DescribeLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": ["*"]},
-            {
-                "Sid": "JobRoles",
-                "Effect": "Allow",
-                "Action": [
-                    "iam:CreateRole",
-                    "iam:DeleteRole",
-                    "iam:GetRole",
-                    "iam:TagRole",
-                    "iam:UntagRole",
-                    "iam:ListRolePolicies",
-                    "iam:ListAttachedRolePolicies",
-                    "iam:PutRolePolicy",
-                    "iam:GetRolePolicy",
-                    "iam:DeleteRolePolicy",
-                    "iam:ListInstanceProfilesForRole",
-                    "iam:CreateInstanceProfile",
-                    "iam:DeleteInstanceProfile",
-                    "iam:GetInstanceProfile",
-                    "iam:TagInstanceProfile",
-                    "iam:AddRoleToInstanceProfile",
-                    "iam:RemoveRoleFromInstanceProfile",
-                ],
-                "Resource": ["arn:aws:iam::*:role/trainctl-*", "arn:aws:iam::*:instance-profile/trainctl-*"],
-            },
-            {
-                "Sid": "PassJobRoles",
-                "Effect": "Allow",
-                "Action": ["iam:PassRole"],
-                "Resource": ["arn:aws:iam::*:role/trainctl-*"],
-                "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
-            },
-            {
-                "Sid": "JobSecrets",
-                "Effect": "Allow",
-                "Action": [
-                    "ssm:PutParameter",
-                    "ssm:GetParameter",
-                    "ssm:GetParameters",
-                    "ssm:DeleteParameter",
-                    "ssm:AddTagsToResource",
-                    "ssm:ListTagsForResource",
-                ],
-                "Resource": ["arn:aws:ssm:*:*:parameter/trainctl/*"],
-            },
-            {
-                "Sid": "PublicAmiParameters",
-                "Effect": "Allow",
-                "Action": ["ssm:GetParameter", "ssm:GetParameters"],
-                "Resource": ["arn:aws:ssm:*::parameter/aws/service/*"],
-            },
-            {"Sid": "DescribeSsmParameters", "Effect": "Allow", "Action": ["ssm:DescribeParameters"], "Resource": ["*"]},
-            {
-                "Sid": "Compute",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:Describe*",
-                    "ec2:CreateSecurityGroup",
-                    "ec2:DeleteSecurityGroup",
-                    "ec2:RevokeSecurityGroupEgress",
-                    "ec2:AuthorizeSecurityGroupEgress",
-                    "ec2:CreateLaunchTemplate",
-                    "ec2:CreateLaunchTemplateVersion",
-                    "ec2:ModifyLaunchTemplate",
-                    "ec2:DeleteLaunchTemplate",
-                    "ec2:RunInstances",
-                    "ec2:TerminateInstances",
-                    "ec2:CreateTags",
-                ],
-                "Resource": ["*"],
-            },
-            {
-                "Sid": "SpotServiceLinkedRole",
-                "Effect": "Allow",
-                "Action": ["iam:CreateServiceLinkedRole"],
-                "Resource": ["arn:aws:iam::*:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"],
-                "Condition": {"StringLike": {"iam:AWSServiceName": "spot.amazonaws.com"}},
-            },
-            {"Sid": "WhoAmI", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]},
+            {"Sid": "ListArtifacts", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [BUCKETS]},
+            {"Sid": "ReadWriteArtifacts", "Effect": "Allow", "Action": list(ARTIFACT_OBJECT_ACTIONS), "Resource": [OBJECTS]},
+            {"Sid": "WriteJobLogs", "Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": list(LOG_GROUPS)},
+            {"Sid": "ReadJobSecrets", "Effect": "Allow", "Action": ["ssm:GetParameters"], "Resource": [SECRETS]},
+            {"Sid": "SessionManager", "Effect": "Allow", "Action": list(SSM_AGENT_ACTIONS), "Resource": ["*"]},
         ],
     }
+
+
+def boundary_arn(account_id: str) -> str:
+    """The ARN of the job-role permissions boundary in ``account_id``."""
+    return f"arn:aws:iam::{account_id}:policy/{BOUNDARY_POLICY_NAME}"
+
+
+def tls_only_bucket_policy(bucket_arn: str) -> str:
+    """The artifact bucket's policy: every request that does not use TLS is denied."""
+    return _document(
+        [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, f"{bucket_arn}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ]
+    )
+
+
+def deployer_policy() -> dict[str, Any]:
+    """What the identity running `trainctl up/down` on AWS needs (printed in docs/aws.md).
+
+    It cannot escalate: every role it creates or changes carries the job boundary, it may pass only
+    those roles and only to EC2, it launches, tags and terminates only instances tagged as trainctl's,
+    and it has no S3 action that opens a bucket to others (no ACLs, website, CORS, replication,
+    access points), and none on IAM policies.
+    """
+    return {"Version": VERSION, "Statement": [*_storage_statements(), *_identity_statements(), *_compute_statements()]}
+
+
+def _storage_statements() -> list[dict[str, Any]]:
+    return [
+        {"Sid": "JobBuckets", "Effect": "Allow", "Action": list(DEPLOYER_BUCKET_ACTIONS), "Resource": [BUCKETS]},
+        {"Sid": "JobObjects", "Effect": "Allow", "Action": list(DEPLOYER_OBJECT_ACTIONS), "Resource": [OBJECTS]},
+        {"Sid": "JobLogs", "Effect": "Allow", "Action": list(DEPLOYER_LOG_ACTIONS), "Resource": list(LOG_GROUPS)},
+        {"Sid": "DescribeLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"], "Resource": ["*"]},
+        {"Sid": "JobSecrets", "Effect": "Allow", "Action": list(DEPLOYER_SECRET_ACTIONS), "Resource": [SECRETS]},
+        {
+            "Sid": "PublicAmiParameters",
+            "Effect": "Allow",
+            "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+            "Resource": ["arn:aws:ssm:*:*:parameter/aws/service/*"],
+        },
+        {"Sid": "DescribeSsmParameters", "Effect": "Allow", "Action": ["ssm:DescribeParameters"], "Resource": ["*"]},
+    ]
+
+
+def _identity_statements() -> list[dict[str, Any]]:
+    with_boundary = {"ArnEquals": {"iam:PermissionsBoundary": boundary_arn("*")}}
+    return [
+        {
+            "Sid": "JobRolesCarryTheBoundary",
+            "Effect": "Allow",
+            "Action": ["iam:CreateRole", "iam:PutRolePolicy"],
+            "Resource": [ROLES],
+            "Condition": with_boundary,
+        },
+        {"Sid": "JobRoles", "Effect": "Allow", "Action": list(DEPLOYER_ROLE_ACTIONS), "Resource": [ROLES, PROFILES]},
+        {
+            "Sid": "KeepTheBoundary",
+            "Effect": "Deny",
+            "Action": [
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:PutRolePermissionsBoundary",
+                "iam:AttachRolePolicy",
+                "iam:UpdateAssumeRolePolicy",
+            ],
+            "Resource": [ROLES],
+        },
+        {
+            "Sid": "PassJobRoles",
+            "Effect": "Allow",
+            "Action": ["iam:PassRole"],
+            "Resource": [ROLES],
+            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        },
+        {
+            "Sid": "SpotServiceLinkedRole",
+            "Effect": "Allow",
+            "Action": ["iam:CreateServiceLinkedRole"],
+            "Resource": ["arn:aws:iam::*:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"],
+            "Condition": {"StringLike": {"iam:AWSServiceName": "spot.amazonaws.com"}},
+        },
+        {"Sid": "WhoAmI", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]},
+    ]
+
+
+def _compute_statements() -> list[dict[str, Any]]:
+    """EC2: launch, tag and change only what carries trainctl's tag (each Allow paired with a Deny that
+    refuses a request or a resource without it, the way IAM scopes actions over several resource types)."""
+    untagged_request = {"StringNotEquals": {f"aws:RequestTag/{MANAGED_BY}": MANAGED_BY_VALUE}}
+    owned = {"StringEquals": {f"ec2:ResourceTag/{MANAGED_BY}": MANAGED_BY_VALUE}}
+    not_owned = {"StringNotEquals": {f"ec2:ResourceTag/{MANAGED_BY}": MANAGED_BY_VALUE}}
+    created = {"StringEquals": {"ec2:CreateAction": ["RunInstances", "CreateSecurityGroup", "CreateLaunchTemplate"]}}
+    launched = [_ec2_arn(kind) for kind in ("instance", "volume", "network-interface", "spot-instances-request")]
+    parts = [_ec2_arn("image", account=""), _ec2_arn("snapshot", account=""), _ec2_arn("subnet"), _ec2_arn("key-pair")]
+    job_parts = [_ec2_arn("security-group"), _ec2_arn("launch-template")]
+    return [
+        {"Sid": "Describe", "Effect": "Allow", "Action": ["ec2:Describe*"], "Resource": ["*"]},
+        {"Sid": "Launch", "Effect": "Allow", "Action": ["ec2:RunInstances"], "Resource": [*launched, *parts, *job_parts]},
+        {
+            "Sid": "LaunchOnlyTagged",
+            "Effect": "Deny",
+            "Action": ["ec2:RunInstances", "ec2:CreateSecurityGroup", "ec2:CreateLaunchTemplate"],
+            "Resource": [*launched, *job_parts],
+            "Condition": untagged_request,
+        },
+        {
+            "Sid": "LaunchOnlyWithJobParts",
+            "Effect": "Deny",
+            "Action": ["ec2:RunInstances"],
+            "Resource": job_parts,
+            "Condition": not_owned,
+        },
+        {
+            "Sid": "TagOnCreate",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": [*launched, *job_parts],
+            "Condition": created,
+        },
+        {
+            "Sid": "RetagJobResources",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": [*launched, *job_parts],
+            "Condition": owned,
+        },
+        {
+            "Sid": "CreateJobParts",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateSecurityGroup", "ec2:CreateLaunchTemplate"],
+            "Resource": [*job_parts, _ec2_arn("vpc")],
+        },
+        {
+            "Sid": "ChangeJobParts",
+            "Effect": "Allow",
+            "Action": list(DEPLOYER_EC2_OWNED_ACTIONS),
+            "Resource": [_ec2_arn("instance"), *job_parts],
+            "Condition": owned,
+        },
+    ]
+
+
+def _ec2_arn(kind: str, *, account: str = "*") -> str:
+    return f"arn:aws:ec2:*:{account}:{kind}/*"
 
 
 def statements(document: str) -> list[dict[str, Any]]:

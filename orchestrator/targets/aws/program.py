@@ -21,6 +21,7 @@ from orchestrator.targets.aws.compute import SPOT_OPTIONS
 from orchestrator.vocabulary import CONFIG_NAMESPACE, StackConfig
 
 ENDPOINT_SERVICES = ("cloudwatchlogs", "ec2", "iam", "s3", "ssm", "sts")
+OFFLINE_ACCOUNT = "000000000000"  # the account of offline plans (the mock runtime's ARNs use it too)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Existing:
 
     bucket: bool = False
     log_group: bool = False
+    account_id: str = OFFLINE_ACCOUNT  # whose job boundary the role carries; the owner the bucket must have
 
 
 def declare(job: CompiledJob) -> None:
@@ -78,6 +80,14 @@ def declare(job: CompiledJob) -> None:
             "artifacts-versioning", bucket=bucket.id, versioning_configuration={"status": "Enabled"}, opts=keep
         ),
     ]
+    settings.append(  # after the public access block: a Deny-only policy, never a public one
+        aws.s3.BucketPolicy(
+            "artifacts-tls-only",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(iam.tls_only_bucket_policy),
+            opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=settings[:1])),
+        )
+    )
     settings.append(
         aws.s3.BucketLifecycleConfiguration(
             "artifacts-lifecycle",
@@ -138,6 +148,7 @@ def declare(job: CompiledJob) -> None:
         "role",
         name=resource_name,
         assume_role_policy=iam.trust_policy(),
+        permissions_boundary=iam.boundary_arn(existing.account_id),
         description=f"trainctl job {job_id}: its artifacts, its log group, SSM",
         opts=replace_first,
     )
@@ -156,11 +167,11 @@ def declare(job: CompiledJob) -> None:
     group = aws.ec2.SecurityGroup(
         "security-group",
         name=resource_name,
-        description=f"trainctl job {job_id}: no inbound (SSM instead of SSH); outbound for S3, SSM, packages",
+        description=f"trainctl job {job_id}: no inbound (SSM instead of SSH); all outbound traffic",
         ingress=[],
         egress=[
             {
-                "description": "outbound HTTPS and package mirrors",
+                "description": "all outbound traffic (S3, SSM, CloudWatch, package mirrors, what the job calls)",
                 "protocol": "-1",
                 "from_port": 0,
                 "to_port": 0,
@@ -243,10 +254,12 @@ def existing_storage(job: CompiledJob, endpoint: str | None) -> Existing:
     from orchestrator.errors import CloudError
 
     bucket_name, group_name = names.bucket_name(job.job_id), names.log_group_name(job.job_id)
+    sts = aws.client("sts", region=job.region, endpoint_url=endpoint)
+    account_id = str(aws.call("reading the account id (sts GetCallerIdentity)", sts.get_caller_identity)["Account"])
     s3 = aws.client("s3", region=job.region, endpoint_url=endpoint)
     try:
         with aws.calling("checking the job's bucket (s3 HeadBucket)", bucket=bucket_name):
-            s3.head_bucket(Bucket=bucket_name)
+            s3.head_bucket(Bucket=bucket_name, ExpectedBucketOwner=account_id)  # adopt only a bucket of this account
         bucket = True
     except CloudError as e:
         if not aws.is_not_found(e):
@@ -262,7 +275,8 @@ def existing_storage(job: CompiledJob, endpoint: str | None) -> Existing:
     logs = aws.client("logs", region=job.region, endpoint_url=endpoint)
     with aws.calling("checking the job's log group (logs DescribeLogGroups)", log_group=group_name):
         groups = logs.describe_log_groups(logGroupNamePrefix=group_name).get("logGroups", [])
-    return Existing(bucket=bucket, log_group=any(g.get("logGroupName") == group_name for g in groups))
+    adopt_group = any(g.get("logGroupName") == group_name for g in groups)
+    return Existing(bucket=bucket, log_group=adopt_group, account_id=account_id)
 
 
 def _secret(values: Any, name: str) -> Any:
