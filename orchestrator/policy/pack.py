@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 
 from orchestrator.errors import PrerequisiteMissingError
-from orchestrator.home import trainctl_home
+from orchestrator.home import private_dir, trainctl_home
 from orchestrator.policy.model import PolicyDef
 
 ENV_VAR = "TRAINCTL_POLICY_PACK"
@@ -86,15 +86,14 @@ def _configured() -> Path:
 def _runnable_launcher(directory: Path) -> Path:
     """An executable launcher (under ``$TRAINCTL_HOME``) that runs ``directory``'s pack.py with this Python."""
     key = hashlib.sha256(str(directory).encode()).hexdigest()[:12]
-    home = trainctl_home() / "policy-pack" / key
-    home.mkdir(parents=True, exist_ok=True)
+    home = private_dir(trainctl_home() / "policy-pack" / key)
     (home / MANIFEST).write_bytes((directory / MANIFEST).read_bytes())
     pack = shlex.quote(str(directory / "pack.py"))
     script = f'#!/bin/sh\npython={shlex.quote(sys.executable)}\nexec "${{PULUMI_PYTHON_CMD:-$python}}" -u {pack} "$@"\n'
     launcher = home / LAUNCHER
     tmp = home / f".{LAUNCHER}.{os.getpid()}"
     tmp.write_text(script, encoding="utf-8")
-    tmp.chmod(0o755)
+    tmp.chmod(0o700)
     tmp.replace(launcher)
     return launcher
 
