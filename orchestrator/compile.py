@@ -1,7 +1,8 @@
 """Compile: a validated spec + a job id -> everything the target's Pulumi program needs (pure data).
 
-The job tags (keys in ``orchestrator.vocabulary``) are computed here once; the spec travels in stack config; secrets are read
-from the caller's environment and handed to the engine as Pulumi secrets (never in plain state).
+The job tags (keys in ``orchestrator.vocabulary``, the backend's id among them) are computed here
+once; the spec travels in stack config; secrets are read from the caller's environment and handed to
+the engine as Pulumi secrets (never in plain state).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class CompiledJob:
             setup=spec.code.setup,
             store_url=store_url,
             env=dict(spec.env),
+            secret_names=list(spec.secrets),
             checkpoint_path=spec.checkpoints.path,
             sync_interval_s=float(spec.checkpoints.sync_interval),
             keep_last=spec.checkpoints.keep_last,
@@ -112,8 +114,8 @@ class CompiledJob:
         return {config_key(StackConfig.SECRETS): json.dumps(self.secret_values, sort_keys=True)}
 
 
-def job_tags(spec: JobSpec, job_id: str) -> dict[str, str]:
-    """The tags every taggable resource (and the stack) carries."""
+def job_tags(spec: JobSpec, job_id: str, backend: str) -> dict[str, str]:
+    """The tags every taggable resource (and the stack) carries; ``backend`` is the backend's id."""
     values = {
         Tag.JOB_ID: job_id,
         Tag.JOB_NAME: spec.name,
@@ -121,6 +123,7 @@ def job_tags(spec: JobSpec, job_id: str) -> dict[str, str]:
         Tag.OWNER: spec.owner,
         Tag.COST_CENTER: spec.cost_center,
         Tag.MANAGED_BY: MANAGED_BY_VALUE,
+        Tag.BACKEND: backend,
     }
     return {tag.value: value for tag, value in values.items() if value}
 
@@ -161,7 +164,7 @@ def compile_job(
         spec=spec,
         source_dir=source,
         spec_path=loaded.source,
-        tags=job_tags(spec, job_id),
+        tags=job_tags(spec, job_id, settings.backend_id),
         secret_values=secrets,
         home=settings.home,
         hourly_usd=hourly_usd,

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         return self.backend_url or f"file://{self.home / 'state'}"
 
     @property
+    def backend_id(self) -> str:
+        """The short id of the backend in force (tag ``trainctl:backend`` on every job resource)."""
+        from orchestrator.jobs.backend import backend_id
+
+        return backend_id(self.state_url)
+
+    @property
     def engines(self) -> Path:
         """The directory that holds engine versions: ``engine_dir``, else the per-user cache."""
         return self.engine_dir or engine_cache_dir()

@@ -21,6 +21,7 @@ class Tag(StrEnum):
     OWNER = "trainctl:owner"
     COST_CENTER = "trainctl:cost-center"  # only when the spec sets cost_center
     MANAGED_BY = "trainctl:managed-by"  # always MANAGED_BY_VALUE
+    BACKEND = "trainctl:backend"  # the id of the backend holding the job's stack (orchestrator/jobs/backend.py)
 
 
 MANAGED_BY_VALUE = PRODUCT

@@ -39,9 +39,10 @@ def test_every_run_state_is_alive_or_ended() -> None:
 
 
 def test_job_tags_use_the_vocabulary_keys() -> None:
-    """A job without cost_center carries exactly the required tags; with one, the cost-center tag too."""
-    assert set(job_tags(_spec(), "resnet-abc123")) == set(REQUIRED_TAGS)
-    tags = job_tags(_spec(cost_center="cc-1"), "resnet-abc123")
+    """A job without cost_center carries exactly the required tags and its backend's id; with one, the cost-center tag too."""
+    assert set(job_tags(_spec(), "resnet-abc123", "0123456789ab")) == {*REQUIRED_TAGS, Tag.BACKEND}
+    tags = job_tags(_spec(cost_center="cc-1"), "resnet-abc123", "0123456789ab")
+    assert tags[Tag.BACKEND] == "0123456789ab"
     assert tags[Tag.COST_CENTER] == "cc-1"
     assert tags[Tag.MANAGED_BY] == "trainctl"
     assert all(type(key) is str for key in tags)  # plain strings towards the engine and AWS

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.agent.config import AgentConfig
+from orchestrator.agent.environment import without_secrets
 from orchestrator.agent.store import open_store
 from orchestrator.agent.supervisor import Supervisor
 from orchestrator.home import restrict_umask
@@ -29,7 +30,8 @@ def main(argv: list[str]) -> int:
     supervisor = Supervisor(config, open_store(config.store_url), interruption=interruption)
     code = supervisor.run()
     # Hooks outlive the agent (own session) and do not carry the job id: they are not the job's processes.
-    env = {k: v for k, v in os.environ.items() if k != "TRAINCTL_JOB_ID"}
+    # Nor do they carry the job's secrets: they tear the job down, they do not run it.
+    env = without_secrets(os.environ, [*config.secret_names, "TRAINCTL_JOB_ID"])
     # After a preemption the job is relaunched (by `up`, or `up` again), not torn down: no finalize.
     finalize = None if supervisor.stop_reason == "spot-interruption" else config.finalize_command
     for hook in (finalize, config.shutdown_command):

@@ -18,6 +18,10 @@ class AgentConfig:
     store_url: str
     setup: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # Names only: the values are in the agent's environment; the run gets them, helper processes do not.
+    secret_names: list[str] = field(default_factory=list)
+    # Variables of the agent's environment the target lets through to the run besides the base.
+    pass_env: list[str] = field(default_factory=list)
     checkpoint_path: str = "checkpoints"
     sync_interval_s: float = 60.0
     keep_last: int = 3

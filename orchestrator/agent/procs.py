@@ -34,6 +34,22 @@ def is_alive(pid: int, ticks: int | None = None) -> bool:
     return ticks is None or int(fields[19]) == ticks
 
 
+def is_reused(pid: int, ticks: int | None) -> bool:
+    """Whether ``pid`` now belongs to another process than the one started at ``ticks``.
+
+    False when nothing runs under ``pid`` or when no start time was recorded (nothing to compare).
+    """
+    now = start_ticks(pid)
+    return ticks is not None and now is not None and now != ticks
+
+
+def describe_dead(pid: int, ticks: int | None) -> str:
+    """Why the process recorded as (``pid``, ``ticks``) is not running, for people."""
+    if is_reused(pid, ticks):
+        return f"pid {pid} now belongs to another process"
+    return f"pid {pid} has exited"
+
+
 def session_members(sid: int) -> list[int]:
     """Every live process whose session id is ``sid``."""
     members = []
@@ -69,10 +85,13 @@ def processes_with_env(name: str, value: str) -> list[int]:
 def terminate_session(sid: int, grace_s: float, *, leader_ticks: int | None = None) -> bool:
     """SIGTERM every process of session ``sid``, wait up to ``grace_s``, then SIGKILL the rest.
 
-    ``leader_ticks`` guards against a recycled pid: when the leader is gone or not the recorded
-    process, only members of the session (which keeps its id while any member lives) are signalled.
+    ``leader_ticks`` (the leader's recorded start time) guards against a recycled pid: when ``sid``
+    now belongs to another process, that is another session and nothing is signalled. When the leader
+    is gone, the members left of its session are (a session id is not reused while a member lives).
     Returns True when something had to be killed with SIGKILL.
     """
+    if is_reused(sid, leader_ticks):
+        return False
     _signal_all(session_members(sid), signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:

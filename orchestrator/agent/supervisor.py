@@ -18,8 +18,10 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from orchestrator.agent import procs
 from orchestrator.agent.checkpoints import CheckpointSync, restore_newest
 from orchestrator.agent.config import AgentConfig
+from orchestrator.agent.environment import run_environment
 from orchestrator.agent.store import Store
 from orchestrator.vocabulary import RunState
 
@@ -49,6 +51,7 @@ class Supervisor:
             "job_id": config.job_id,
             "state": RunState.STARTING,
             "pid": os.getpid(),
+            "start_ticks": procs.start_ticks(os.getpid()),  # with the pid, who the agent is (pids get reused)
             "host": socket.gethostname(),
             "started_at": self.started_at,
             "attempts": 0,
@@ -101,21 +104,27 @@ class Supervisor:
             self._line(log, f"[trainctl] run exited {code}; restart {self.status['failures']}/{self.cfg.max_failures}")
 
     def _supervise(self, command: str, log: IO[bytes], *, resume_from: Path | None) -> int:
-        env = {
-            **os.environ,
-            **self.cfg.env,
+        contract = {
             "TRAINCTL_JOB_ID": self.cfg.job_id,
             "TRAINCTL_CHECKPOINT_DIR": str(self.ckpt_dir),
             "TRAINCTL_RESUME_FROM": str(resume_from) if resume_from else "",
             "TRAINCTL_ARTIFACT_DIR": str(self.outputs_dir),
             "PYTHONUNBUFFERED": "1",
         }
+        env = run_environment(
+            os.environ,
+            spec_env=self.cfg.env,
+            secret_names=self.cfg.secret_names,
+            extra_names=self.cfg.pass_env,
+            contract=contract,
+        )
         if self.stop_reason is not None:
             return 143
         self._child = subprocess.Popen(
             ["/bin/sh", "-c", command], cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0
         )
         self.status["child_pid"] = self._child.pid
+        self.status["child_start_ticks"] = procs.start_ticks(self._child.pid)
         self._write_status()
         signalled_at: float | None = None
         while (code := self._child.poll()) is None:

@@ -83,7 +83,13 @@ def reap_orphaned_plugins(home: Path) -> list[int]:
 
 
 def reap_engine_group(pid: int) -> list[int]:
-    """Kill the plugin processes a dead engine left behind: its process group (the engine led its own)."""
+    """Kill the plugin processes a dead engine left behind: its process group (the engine led its own).
+
+    Nothing when a live process has that pid: the engine's pid was reused, so the group is someone else's
+    (a group id is not reused while a member lives, so no plugin of the dead engine can be in it).
+    """
+    if procs.is_alive(pid):
+        return []
     reaped = []
     for entry in procs.PROC.iterdir():
         if not entry.name.isdigit():

@@ -5,7 +5,8 @@ resource is grouped by its ``trainctl:job-id`` tag and judged against that job's
 
 - a resource the stack holds (its ARN or id appears among the stack's resource ids and outputs) is live;
 - anything of a job with a pending create in its state is live (the engine may be making it);
-- anything of a job a trainctl operation holds (its lock, an engine process) is left alone;
+- anything of a job a trainctl operation holds (its lock, an engine process) or whose watcher runs is
+  left alone;
 - the retained artifacts (bucket, log group) of a job whose stack still exists, or that has a job
   record, are kept on purpose until `down --purge`;
 - everything else (instance, security group, launch template, IAM role and instance profile, secret
@@ -13,8 +14,9 @@ resource is grouped by its ``trainctl:job-id`` tag and judged against that job's
 
 Regions searched: the default region and every region a job record or stack names. Every call runs
 under the one retry policy (``aws.call``). With no AWS credentials configured the AWS side is skipped.
-Resources are judged against the stacks of this backend: jobs whose stacks live on another backend in
-the same account look leaked, so point gc at the backend the account's jobs share.
+Resources are judged against the stacks of this backend: a resource whose ``trainctl:backend`` tag
+names another backend belongs to a job of that backend and is left alone (resources made before that
+tag existed carry none and are judged here).
 """
 
 from __future__ import annotations
@@ -47,19 +49,24 @@ def aws_findings(settings: Settings, stacks: Mapping[str, StackFacts], records: 
     regions = regions_of(settings.default_region, stacks, records)
     found = list_tagged(regions, settings.default_region)
     findings = []
-    for resource in sorted(found, key=lambda r: (ORDER.index(r.kind), r.job_id, r.arn)):
+    own = [r for r in found if r.backend in (None, settings.backend_id)]
+    for resource in sorted(own, key=lambda r: (ORDER.index(r.kind), r.job_id, r.arn)):
         why = leak_reason(resource, stacks.get(resource.job_id), records.get(resource.job_id), settings)
         if why is not None:
             findings.append(Finding(KIND_PREFIX + resource.kind, resource.job_id, resource.arn, why))
-    log.info("gc.aws.checked", regions=sorted(regions), tagged=len(found), leaked=len(findings))
+    log.info(
+        "gc.aws.checked", regions=sorted(regions), tagged=len(found), other_backends=len(found) - len(own), leaked=len(findings)
+    )
     return findings
 
 
 def leak_reason(resource: Tagged, facts: StackFacts | None, record: JobRecord | None, settings: Settings) -> str | None:
     """Why ``resource`` is a leak, or None when it is live or kept on purpose."""
-    from orchestrator.gc.local import _busy
+    from orchestrator.gc.local import _busy, watched
 
-    if _busy(settings.home, resource.job_id, {resource.job_id: record} if record else {}):
+    if _busy(settings.home, resource.job_id, {resource.job_id: record} if record else {}) or watched(
+        settings.home, resource.job_id
+    ):
         return None
     if facts is not None and (facts.has_pending_create or _held(resource, facts)):
         return None

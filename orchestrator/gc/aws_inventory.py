@@ -34,6 +34,7 @@ class Tagged:
     arn: str
     ident: str  # the id or name AWS APIs take: i-..., sg-..., a bucket or role name
     job_id: str
+    backend: str | None = None  # its tag ``trainctl:backend``: the backend holding its job's stack
 
 
 def list_tagged(regions: Iterable[str], iam_region: str) -> list[Tagged]:
@@ -66,11 +67,11 @@ def parse_arn(text: str) -> Arn:
     return Arn(text, parts[2], parts[3], parts[4], parts[5])
 
 
-def classify(arn: Arn, job_id: str) -> Tagged | None:
+def classify(arn: Arn, job_id: str, backend: str | None = None) -> Tagged | None:
     """What kind of trainctl resource ``arn`` is; None for kinds gc leaves alone (volumes and network
     interfaces go with their instance, spot requests are one-time)."""
     kind = kind_of(arn)
-    return Tagged(kind, arn.text, ident_of(kind, arn), job_id) if kind else None
+    return Tagged(kind, arn.text, ident_of(kind, arn), job_id, backend) if kind else None
 
 
 def kind_of(arn: Arn) -> str | None:
@@ -115,8 +116,9 @@ def _tagging_api(region: str) -> list[Tagged]:
     mappings = aws.call("listing tagged resources (tagging GetResources)", listing, region=region)
     tagged = []
     for mapping in mappings:
-        job_id = _tags(mapping.get("Tags")).get(JOB_TAG)
-        resource = classify(parse_arn(mapping["ResourceARN"]), job_id) if job_id else None
+        values = _tags(mapping.get("Tags"))
+        job_id = values.get(JOB_TAG)
+        resource = classify(parse_arn(mapping["ResourceARN"]), job_id, values.get(Tag.BACKEND)) if job_id else None
         if resource is not None:
             tagged.append(resource)
     live = _live_instances(region, [t.ident for t in tagged if t.kind == "instance"])
@@ -153,11 +155,12 @@ def _launch_templates(region: str) -> list[Tagged]:
     partition, account = _identity(region)
     found = []
     for template in templates:
-        job_id = _tags(template.get("Tags")).get(JOB_TAG)
+        values = _tags(template.get("Tags"))
+        job_id = values.get(JOB_TAG)
         if job_id:
             ident = template["LaunchTemplateId"]
             arn = f"arn:{partition}:ec2:{region}:{account}:launch-template/{ident}"
-            found.append(Tagged("launch-template", arn, ident, job_id))
+            found.append(Tagged("launch-template", arn, ident, job_id, values.get(Tag.BACKEND)))
     return found
 
 
@@ -214,7 +217,7 @@ def _if_ours(kind: str, arn: str, ident: str, tags: list[dict[str, str]] | None)
     values = _tags(tags)
     if values.get(MANAGED_TAG) != MANAGED_VALUE or not values.get(JOB_TAG):
         return []
-    return [Tagged(kind, arn, ident, values[JOB_TAG])]
+    return [Tagged(kind, arn, ident, values[JOB_TAG], values.get(Tag.BACKEND))]
 
 
 def _tags(tags: list[dict[str, str]] | None) -> dict[str, str]:

@@ -10,27 +10,37 @@ from pathlib import Path
 from orchestrator.agent import procs
 from orchestrator.engine.locks import stale_engine_locks
 from orchestrator.gc.findings import Finding, StackFacts
+from orchestrator.jobs.backend import BACKEND_VAR
 from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
-from orchestrator.vocabulary import Tag, job_lock_key, name_lock_key
+from orchestrator.vocabulary import Tag, job_lock_key, name_lock_key, watch_lock_key
 
 MARKER = ".trainctl-job.json"
 HOME_VAR = "TRAINCTL_JOB_HOME"
 
 
-def local_findings(home: Path, stacks: dict[str, StackFacts], records: dict[str, JobRecord]) -> list[Finding]:
-    """Leaked processes and working directories of jobs whose stacks do not hold them."""
+def local_findings(home: Path, stacks: dict[str, StackFacts], records: dict[str, JobRecord], backend: str) -> list[Finding]:
+    """Leaked processes and working directories of this backend's jobs whose stacks do not hold them.
+
+    What carries another backend's id (``backend``: see orchestrator/jobs/backend.py) is judged against that
+    backend's stacks, not these: it is left alone. Things from before the id existed carry none.
+    """
     findings: list[Finding] = []
-    for job_id, pids in _job_processes(home).items():
-        if _busy(home, job_id, records) or _process_accounted(stacks.get(job_id), pids):
+    for job_id, pids in _job_processes(home, backend).items():
+        if _busy(home, job_id, records) or watched(home, job_id) or _process_accounted(stacks.get(job_id), pids):
             continue
         for pid in pids:
             findings.append(Finding("leaked-process", job_id, f"pid {pid}", "carries the job id; no live stack holds its agent"))
     runs = home / "runs"
     for directory in sorted(runs.iterdir()) if runs.is_dir() else []:
-        job_id = _marker_job(directory) or directory.name
+        tags = _marker(directory)
+        if tags.get(Tag.BACKEND, backend) != backend:
+            continue
+        job_id = tags.get(Tag.JOB_ID) or directory.name
         facts = stacks.get(job_id)
-        if _busy(home, job_id, records) or (facts is not None and (facts.has_pending_create or facts.outputs_of("path"))):
+        if _busy(home, job_id, records) or watched(home, job_id):
+            continue
+        if facts is not None and (facts.has_pending_create or facts.outputs_of("path")):
             continue
         findings.append(Finding("leaked-directory", job_id, str(directory), "working directory of a job whose stack holds none"))
     return findings
@@ -70,18 +80,25 @@ def remove_local(finding: Finding) -> None:
     """Stop a leaked process's whole session, or delete a leaked directory."""
     if finding.kind == "leaked-process":
         pid = int(finding.resource.split()[1])
+        if not _carries_job(pid, finding.job_id):
+            return  # gone, or its pid now belongs to another process: nothing of the job to stop
         procs.terminate_session(pid, 5.0) if _is_leader(pid) else procs.terminate_session(_sid(pid) or pid, 5.0)
     elif finding.kind == "leaked-directory":
         shutil.rmtree(finding.resource, ignore_errors=True)
     finding.removed = True
 
 
-def _job_processes(home: Path) -> dict[str, list[int]]:
-    """Processes of this home's jobs (another TRAINCTL_HOME's jobs are not ours to judge), by job id."""
+def _job_processes(home: Path, backend: str) -> dict[str, list[int]]:
+    """Processes of this home's and backend's jobs (another TRAINCTL_HOME's or backend's jobs are not
+    ours to judge), by job id."""
     by_job: dict[str, list[int]] = {}
     mine = f"{HOME_VAR}={home}".encode()
+    other_backend = f"{BACKEND_VAR}=".encode()
+    own_backend = f"{BACKEND_VAR}={backend}".encode()
     for pid, environ in procs.scan("environ"):
         if mine not in environ:
+            continue
+        if own_backend not in environ and any(item.startswith(other_backend) for item in environ):
             continue
         for item in environ:
             if item.startswith(b"TRAINCTL_JOB_ID="):
@@ -89,14 +106,33 @@ def _job_processes(home: Path) -> dict[str, list[int]]:
     return by_job
 
 
+def _carries_job(pid: int, job_id: str) -> bool:
+    """Whether ``pid`` is (still) a process of ``job_id``: the job id is in its environment."""
+    try:
+        environ = (procs.PROC / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"TRAINCTL_JOB_ID={job_id}".encode() in environ and procs.is_alive(pid)
+
+
 def _process_accounted(facts: StackFacts | None, pids: list[int]) -> bool:
     if facts is None:
         return False
     if facts.has_pending_create:
         return True
-    agents = [int(p) for p in facts.outputs_of("pid") if p is not None]
     sessions = {procs_sid for procs_sid in (_sid(p) for p in pids) if procs_sid is not None}
-    return any(agent in sessions and procs.is_alive(agent) for agent in agents)
+    return any(agent in sessions and procs.is_alive(agent, ticks) for agent, ticks in _agents(facts))
+
+
+def _agents(facts: StackFacts) -> list[tuple[int, int | None]]:
+    """(pid, start ticks) of the agents the stack's state records."""
+    found = []
+    for resource in facts.resources:
+        outputs = resource.get("outputs") or {}
+        if outputs.get("pid") is not None:
+            ticks = outputs.get("start_ticks")
+            found.append((int(outputs["pid"]), int(ticks) if ticks is not None else None))
+    return found
 
 
 def _busy(home: Path, job_id: str, records: dict[str, JobRecord]) -> bool:
@@ -106,13 +142,19 @@ def _busy(home: Path, job_id: str, records: dict[str, JobRecord]) -> bool:
     return any(is_locked(home, key) for key in keys) or bool(procs.engine_processes(job_id))
 
 
-def _marker_job(directory: Path) -> str | None:
+def watched(home: Path, job_id: str) -> bool:
+    """A watcher holds the job's lock: it tears the job down when it ends, so what the job has is no leak
+    (an expired job is still stopped: the watcher would let it run)."""
+    return is_locked(home, watch_lock_key(job_id))
+
+
+def _marker(directory: Path) -> dict[str, str]:
+    """The tags a job directory's marker file carries (none when it has no readable marker)."""
     try:
         tags = json.loads((directory / MARKER).read_text())
     except (OSError, ValueError):
-        return None
-    value = tags.get(Tag.JOB_ID)
-    return value if isinstance(value, str) else None
+        return {}
+    return {k: v for k, v in tags.items() if isinstance(v, str)} if isinstance(tags, dict) else {}
 
 
 def _sid(pid: int) -> int | None:

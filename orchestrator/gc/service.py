@@ -36,7 +36,7 @@ def find_leaks(rt: Runtime, *, cloud: bool = True) -> list[Finding]:
     stacks = collect_stacks(rt)
     records = {r.job_id: r for r in rt.ledger.all()}
     home = rt.settings.home
-    findings = local_findings(home, stacks, records)
+    findings = local_findings(home, stacks, records, rt.settings.backend_id)
     findings += expired_findings(home, stacks, records, rt.settings.job_ttl_s)
     findings += stale_lock_findings(rt.settings.state_url, stacks)
     if cloud:

@@ -1,8 +1,8 @@
 """Per-job operation locks: one trainctl operation at a time on a job, across processes.
 
 ``flock`` on ``$TRAINCTL_HOME/locks/<key>.lock``: the kernel releases it when its holder dies, even by
-SIGKILL, so these locks are never stale. The file names the holder (pid, host, operation, since) so
-that a refused operation can say who is in the way.
+SIGKILL, so these locks are never stale. The file names the holder (pid and its start time, host,
+operation, since) so that a refused operation can say who is in the way.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchestrator.agent import procs
 from orchestrator.errors import ConflictError
 
 _HELD: set[Path] = set()
@@ -46,7 +47,13 @@ def job_lock(home: Path, key: str, operation: str, *, wait_s: float = 0.0) -> It
                 time.sleep(0.2)
         handle.seek(0)
         handle.truncate()
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "operation": operation, "since": time.time()}
+        holder = {
+            "pid": os.getpid(),
+            "start_ticks": procs.start_ticks(os.getpid()),  # with the pid, who holds it (pids get reused)
+            "host": socket.gethostname(),
+            "operation": operation,
+            "since": time.time(),
+        }
         handle.write(json.dumps(holder))
         handle.flush()
         _HELD.add(path)

@@ -3,7 +3,8 @@
 Environment: STEPS (default 20), STEP_SECONDS (0.2), FAIL_AT (exit 3 at that step on a fresh start),
 FAIL_ALWAYS (exit 3 at FAIL_AT even when resumed), IGNORE_SIGTERM (keep training through SIGTERM: a
 stop then waits out the grace period), REPORT_ENV (comma-separated names: prints ``env NAME len=N
-sha256=PREFIX`` for each at start, never the value). Writes ``step-NNNN.json`` checkpoints, resumes from
+sha256=PREFIX`` for each at start, never the value), ENV_DUMP (write the run's environment as JSON to
+that file name in TRAINCTL_ARTIFACT_DIR). Writes ``step-NNNN.json`` checkpoints, resumes from
 TRAINCTL_RESUME_FROM, saves a checkpoint and exits 143 on SIGTERM.
 """
 
@@ -33,6 +34,8 @@ def main() -> int:
     ckpt = Path(os.environ["TRAINCTL_CHECKPOINT_DIR"])
     resume = os.environ.get("TRAINCTL_RESUME_FROM", "")
     start = json.loads(Path(resume).read_text())["step"] if resume else 0
+    if os.environ.get("ENV_DUMP"):
+        Path(os.environ["TRAINCTL_ARTIFACT_DIR"], os.environ["ENV_DUMP"]).write_text(json.dumps(dict(os.environ)))
     print(f"trainer start={start} resume={resume or '-'} job={os.environ.get('TRAINCTL_JOB_ID')}", flush=True)
     for name in filter(None, os.environ.get("REPORT_ENV", "").split(",")):
         value = os.environ.get(name)

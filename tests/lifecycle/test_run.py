@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator.jobs.backend import backend_id
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
 from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, pending_operations, stack_tags
 
@@ -33,6 +34,7 @@ def test_complete_run_succeeds_and_tears_down(tc: Trainctl, make_job) -> None:
         "trainctl:team": "test-team",
         "trainctl:owner": "tester@example.com",
         "trainctl:managed-by": "trainctl",
+        "trainctl:backend": backend_id(f"file://{tc.home / 'state'}"),
     }
     rows = tc.json("ls")
     assert [(r["job_id"], r["state"]) for r in rows] == [(job_id, "succeeded")]

@@ -25,6 +25,7 @@ from orchestrator.logs import configure_logging
 from orchestrator.settings import get_settings
 from orchestrator.testing.faults import FaultProxy
 from orchestrator.testing.moto_server import MotoServer, register_image
+from orchestrator.vocabulary import Tag
 
 pytestmark = pytest.mark.moto
 REGION = "us-east-1"
@@ -57,14 +58,15 @@ class Planted:
         return {**{f"{kind}_id": value for kind, value in self.ids.items()}, **{f"{k}_arn": v for k, v in self.arns.items()}}
 
 
-def tags(job_id: str) -> dict[str, str]:
-    """The tags trainctl puts on every resource of ``job_id``."""
+def tags(job_id: str, backend: str | None = None) -> dict[str, str]:
+    """The tags trainctl puts on every resource of ``job_id`` (``backend``: the backend id, if any)."""
     return {
         "trainctl:job-id": job_id,
         "trainctl:job-name": job_id.rsplit("-", 1)[0],
         "trainctl:team": "vision",
         "trainctl:owner": "alice@example.com",
         "trainctl:managed-by": "trainctl",
+        **({Tag.BACKEND.value: backend} if backend else {}),
     }
 
 
@@ -73,10 +75,10 @@ def moto_client(server: MotoServer, service: str) -> Any:
     return aws.client(service, region=REGION, endpoint_url=server.url)
 
 
-def plant(server: MotoServer, job_id: str, kinds: tuple[str, ...] = ALL_KINDS) -> Planted:
-    """Create ``kinds`` of resources tagged for ``job_id`` in moto."""
+def plant(server: MotoServer, job_id: str, kinds: tuple[str, ...] = ALL_KINDS, backend: str | None = None) -> Planted:
+    """Create ``kinds`` of resources tagged for ``job_id`` (of ``backend``, if given) in moto."""
     planted = Planted(job_id)
-    tag_list = [{"Key": k, "Value": v} for k, v in tags(job_id).items()]
+    tag_list = [{"Key": k, "Value": v} for k, v in tags(job_id, backend).items()]
     name = f"trainctl-{job_id}"
     ec2, iam = moto_client(server, "ec2"), moto_client(server, "iam")
     if "security-group" in kinds:
@@ -116,7 +118,7 @@ def plant(server: MotoServer, job_id: str, kinds: tuple[str, ...] = ALL_KINDS) -
         planted.ids["bucket"] = name
     if "log-group" in kinds:
         group_name = f"/trainctl/jobs/{job_id}"
-        moto_client(server, "logs").create_log_group(logGroupName=group_name, tags=tags(job_id))
+        moto_client(server, "logs").create_log_group(logGroupName=group_name, tags=tags(job_id, backend))
         planted.ids["log-group"] = group_name
     if "parameter" in kinds:
         parameter = f"/trainctl/{job_id}/WANDB_API_KEY"
@@ -251,6 +253,16 @@ def test_stack_state_decides_what_is_live(moto: MotoServer, trainctl_home: Path)
     assert present(moto, emptied) == {"instance": False, "security-group": False, "bucket": True, "log-group": True}
     assert present(moto, ended) == {"role": False, "bucket": True}
     assert present(moto, creating) == dict.fromkeys(("instance", "security-group", "bucket"), True)
+
+
+def test_resources_of_another_backend_are_left_alone(moto: MotoServer, trainctl_home: Path) -> None:
+    """Resources tagged with another backend's id are no leak of this one (no stack, no record here); ours are."""
+    other = plant(moto, "other-job-abc123", backend="0123456789ab")
+    mine = plant(moto, "mine-job-def456", kinds=("instance", "security-group"), backend=get_settings().backend_id)
+    findings = aws_findings(get_settings(), {}, {})
+    assert {f.job_id for f in findings} == {mine.job_id}
+    assert finding_kinds([f.to_dict() for f in findings], mine.job_id) == {"instance", "security-group"}
+    assert present(moto, other) == dict.fromkeys(ALL_KINDS, True)
 
 
 def test_without_credentials_the_aws_side_is_skipped_with_a_notice(

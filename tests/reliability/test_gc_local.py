@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pytest
 
 from orchestrator.agent.procs import is_alive, processes_with_env
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
+from orchestrator.testing.inspect import watcher_processes
+from orchestrator.vocabulary import watch_lock_key
 
 pytestmark = pytest.mark.engine
 
@@ -81,3 +85,55 @@ def test_gc_stops_expired_jobs(tc: Trainctl, make_job) -> None:
     record = tc.record(job_id)
     assert record["state"] == "cancelled" and record["torn_down"] and "expired" in record["reason"]
     wait_until(lambda: not processes_with_env("TRAINCTL_JOB_ID", job_id), timeout=20)
+
+
+def test_gc_of_another_backend_leaves_a_running_job_alone(tc: Trainctl, make_job, tmp_path: Path) -> None:
+    """gc pointed at another backend (same home) reports nothing of a running job: not its processes, not its workdir."""
+    assert tc.run("up", str(make_job(steps=600, step_s=0.1)), "--detach").returncode == 0
+    live = only_job(tc)["job_id"]
+    try:
+        for watcher in wait_until(lambda: watcher_processes(live)):  # no lock of its watcher protects the job
+            os.kill(watcher, signal.SIGTERM)
+        wait_until(lambda: not watcher_processes(live), timeout=30)
+        other = {"TRAINCTL_BACKEND_URL": f"file://{tmp_path / 'other-state'}"}
+        (tmp_path / "other-state").mkdir()
+        result = tc.run("gc", "--dry-run", "--local-only", "--output", "json", env=other)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["findings"] == []
+        assert tc.json("gc", "--dry-run", "--local-only")["findings"] == []
+        assert processes_with_env("TRAINCTL_JOB_ID", live) and (tc.home / "runs" / live).is_dir()
+    finally:
+        tc.run("down", live)
+
+
+def test_gc_leaves_alone_a_job_whose_watcher_holds_its_lock(tc: Trainctl, tmp_path: Path) -> None:
+    """A process of a job with no stack here is no leak while that job's watcher lock is held."""
+    job_id = "watched-job-abc123"
+    env = {**os.environ, "TRAINCTL_JOB_ID": job_id, "TRAINCTL_JOB_HOME": str(tc.home)}
+    process = subprocess.Popen(["sleep", "300"], env=env, start_new_session=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(tc.home), watch_lock_key(job_id)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert tc.json("gc", "--dry-run", "--local-only")["findings"] == []
+    finally:
+        holder.kill()
+        holder.wait()
+    try:
+        report = tc.json("gc", "--dry-run", "--local-only")
+        assert [(f["kind"], f["job_id"]) for f in report["findings"]] == [("leaked-process", job_id)]
+    finally:
+        process.kill()
+        process.wait()
+
+
+# Holds a job lock (as a watcher does) until killed; prints "held" once it has it.
+HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from orchestrator.jobs.locks import job_lock
+with job_lock(Path(sys.argv[1]), sys.argv[2], "watch"):
+    print("held", flush=True)
+    time.sleep(600)
+"""

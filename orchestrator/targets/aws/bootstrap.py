@@ -63,6 +63,7 @@ def agent_config(job: CompiledJob) -> AgentConfig:
         store_url=f"s3://{names.bucket_name(job.job_id)}",
         spot_notice_url=names.IMDS_SPOT_ACTION if job.spec.resources.spot else None,
         shutdown_command=list(SHUTDOWN_COMMAND),
+        pass_env=["AWS_REGION", "AWS_DEFAULT_REGION"],  # the instance's region, set by its unit
     )
 
 

@@ -20,6 +20,7 @@ from pulumi import Input, Output, ResourceOptions
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, Resource, ResourceProvider, UpdateResult
 
 from orchestrator.agent import procs
+from orchestrator.jobs.backend import BACKEND_VAR
 from orchestrator.targets.local.snapshot import copy_snapshot
 from orchestrator.vocabulary import Tag
 from orchestrator.workdir import select_workdir
@@ -98,6 +99,8 @@ class TrainingProcessProvider(ResourceProvider):
         env.update(props.get("secret_env") or {})
         env["TRAINCTL_JOB_ID"] = props["tags"][Tag.JOB_ID]
         env[HOME_VAR] = props["home"]  # which trainctl home owns this process (gc looks only at its own)
+        if Tag.BACKEND in props["tags"]:
+            env[BACKEND_VAR] = props["tags"][Tag.BACKEND]  # and which backend holds its job's stack
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [props["python"], "-m", "orchestrator.agent", str(config_path)],
@@ -123,16 +126,17 @@ class TrainingProcessProvider(ResourceProvider):
         if procs.is_alive(pid, ticks):
             return ReadResult(id_=id, outs={**props, "alive": True})
         # The agent is gone: the resource no longer exists, and the next `up` starts a new one.
-        _stop_session(pid, grace_s=0.5)
+        _stop_session(props, grace_s=0.5)
         return ReadResult(id_=None, outs={**props, "alive": False})
 
     def delete(self, id: str, props: dict[str, Any]) -> None:
-        _stop_session(int(props["pid"]), grace_s=float(props["grace_period_s"]) + 10.0)
+        _stop_session(props, grace_s=float(props["grace_period_s"]) + 10.0)
 
 
-def _stop_session(pid: int, *, grace_s: float) -> None:
-    """Stop the agent and every process of its session (SIGTERM, grace, SIGKILL)."""
-    procs.terminate_session(pid, grace_s)
+def _stop_session(props: dict[str, Any], *, grace_s: float) -> None:
+    """Stop the agent and every process of its session (SIGTERM, grace, SIGKILL); never a process that
+    merely reuses the agent's pid (its start time differs from the recorded one)."""
+    procs.terminate_session(int(props["pid"]), grace_s, leader_ticks=props.get("start_ticks"))
 
 
 class Workdir(Resource):

@@ -90,7 +90,7 @@ class LocalTarget:
         state = RunState(status.get("state", RunState.RUNNING))
         fields = status_fields(status)
         if state in RUN_ALIVE and not _agent_alive(status):
-            return Observation(state=RunState.GONE, **{**fields, "reason": "agent died"})
+            return Observation(state=RunState.GONE, **{**fields, "reason": _agent_death(status)})
         return Observation(state=state, **fields)
 
     def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
@@ -159,8 +159,16 @@ def _read_status(record: JobRecord) -> dict[str, Any] | None:
 
 
 def _agent_alive(status: dict[str, Any]) -> bool:
-    """The agent runs on this machine, so its pid answers directly (the heartbeat is for remote agents)."""
+    """The agent runs on this machine, so its pid and start time answer directly (the heartbeat is for
+    remote agents)."""
     from orchestrator.agent.procs import is_alive
 
     pid = status.get("pid")
-    return isinstance(pid, int) and is_alive(pid)
+    return isinstance(pid, int) and is_alive(pid, status.get("start_ticks"))
+
+
+def _agent_death(status: dict[str, Any]) -> str:
+    from orchestrator.agent.procs import describe_dead
+
+    pid = status.get("pid")
+    return f"agent died ({describe_dead(pid, status.get('start_ticks'))})" if isinstance(pid, int) else "agent died"
