@@ -223,6 +223,12 @@ def has_credentials() -> bool:
         return boto3.session.Session().get_credentials() is not None
 
 
+def caller_arn(region: str) -> str:
+    """The ARN of the AWS identity in use (STS GetCallerIdentity); a trainctl error when it cannot be read."""
+    sts = client("sts", region=region, max_attempts=CALL_MAX_ATTEMPTS)
+    return str(call("reading the caller's identity (sts GetCallerIdentity)", sts.get_caller_identity)["Arn"])
+
+
 def clear_clients() -> None:
     """Forget cached clients, sessions and remembered answers (tests that switch credentials or endpoints)."""
     with _lock:

@@ -128,7 +128,7 @@ def _stack_up(
         if stop.stop_requested:
             raise stopped(stop)
         started = time.monotonic()
-        packs, configs = engine_policy_args(policy_config, team=job.spec.team)
+        packs, configs = engine_policy_args(policy_config, team=job.spec.team, owner=job.spec.owner, target=job.spec.target)
         policies = PolicyCollector(forward=EngineProgress())
         try:
             outputs = stack.up(on_event=policies, policy_packs=packs, policy_configs=configs)

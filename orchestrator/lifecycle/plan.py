@@ -58,11 +58,12 @@ def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: P
     program = target.program(job)
     if offline:
         from orchestrator.lifecycle.offline_plan import offline_plan
-        from orchestrator.policy.config import load_config
+        from orchestrator.policy.config import load_config, rules_for_job
         from orchestrator.policy.evaluate import check_plan
 
         document = offline_plan(job, program)
-        violations = check_plan(document, load_config(policy_config), team=spec.team)
+        rules = rules_for_job(load_config(policy_config), spec.team, owner=spec.owner)  # offline: owner only
+        violations = check_plan(document, rules.config, team=spec.team)
     else:
         steps, violations = _preview(rt, job_id, job, program, policy_config)
         document = {"resources": steps}
@@ -96,7 +97,7 @@ def _preview(
         meta = pre.metadata
         steps.append({"op": str(getattr(meta.op, "value", meta.op)), "type": meta.type, "name": meta.urn.rsplit("::", 1)[-1]})
 
-    packs, configs = engine_policy_args(policy_config, team=job.spec.team)
+    packs, configs = engine_policy_args(policy_config, team=job.spec.team, owner=job.spec.owner, target=job.spec.target)
     policies = PolicyCollector(forward=collect)
     with JobStack.create(rt.workspace, job_id, program) as stack:
         try:

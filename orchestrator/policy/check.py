@@ -25,7 +25,7 @@ class CheckReport:
     team: str
     target: str
     violations: list[Violation] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)  # e.g. files left out of code.workdir
+    notices: list[str] = field(default_factory=list)  # e.g. files left out of code.workdir, team rules not applied
 
     @property
     def blocked(self) -> bool:
@@ -52,7 +52,7 @@ def check_spec(loaded: LoadedSpec, *, policy_config: Path | None = None, setting
     from orchestrator.compile import compile_job
     from orchestrator.lifecycle.context import Runtime
     from orchestrator.lifecycle.offline_plan import offline_plan
-    from orchestrator.policy.config import load_config
+    from orchestrator.policy.config import load_config, rules_for_job
     from orchestrator.policy.evaluate import check_plan
     from orchestrator.policy.pack import load_policies
     from orchestrator.targets import get_target
@@ -60,11 +60,13 @@ def check_spec(loaded: LoadedSpec, *, policy_config: Path | None = None, setting
     settings = settings or get_settings()
     spec = loaded.spec
     policies = load_policies()
-    config = load_config(policy_config, policies=policies)
+    # Offline: the owner decides team membership here; `plan` and `up` on AWS also check the caller.
+    rules = rules_for_job(load_config(policy_config, policies=policies), spec.team, owner=spec.owner, log=False)
     job = compile_job(loaded, f"{spec.name}-check", settings, hourly_usd=Runtime(settings).hourly_price(spec), read_env=False)
     plan = with_manifest(offline_plan(job, get_target(spec.target).program(job)), job)
-    violations = check_plan(plan, config, team=spec.team, policies=policies)
-    return CheckReport(job_name=spec.name, team=spec.team, target=spec.target, violations=violations, notices=job.notices)
+    violations = check_plan(plan, rules.config, team=spec.team, policies=policies)
+    notices = [*([rules.notice] if rules.notice else []), *job.notices]
+    return CheckReport(job_name=spec.name, team=spec.team, target=spec.target, violations=violations, notices=notices)
 
 
 def with_manifest(plan: dict[str, Any], job: CompiledJob) -> dict[str, Any]:

@@ -6,8 +6,11 @@ A config file (JSON, or YAML by its suffix) has Pulumi's policy-config shape plu
       "all": "advisory",                                   # optional: every policy's level
       "max-hourly-cost": {"enforcementLevel": "mandatory", "maxUsd": 40},
       "spot-preferred": "advisory",                        # a level alone
-      "teams": {"llm": {"max-hourly-cost": {"maxUsd": 120}, "spot-preferred": "disabled"}}
+      "teams": {"llm": {"members": ["ana@example.com", "arn:aws:iam::123456789012:role/llm-*"],
+                        "max-hourly-cost": {"maxUsd": 120}, "spot-preferred": "disabled"}}
     }
+
+A team's ``members`` (optional) limit its rules to those people and AWS identities (policy/membership.py).
 
 ``load_config`` returns the effective config in that same shape, every policy present. The engine is
 given the config for the job's team already resolved (``engine_policy_args(..., team=)``); without a
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import InvalidInputError
+from orchestrator.policy.membership import MEMBERS, TeamRules, members_problems, team_rules, without_members
 from orchestrator.policy.model import LEVELS, PolicyDef, resolve_entry
 from orchestrator.policy.pack import defaults_path, load_policies, pack_path
 from orchestrator.policy.schema import problems
@@ -77,8 +81,11 @@ def merge(config: Config, overlay: Any, policies: Sequence[PolicyDef], *, origin
         if name not in (ALL, TEAMS):
             result[name].update(_as_object(entry))
     for team, entries in (overlay.get(TEAMS) or {}).items():
-        for name, entry in entries.items():
-            result.setdefault(TEAMS, {}).setdefault(team, {}).setdefault(name, {}).update(_as_object(entry))
+        rules = result.setdefault(TEAMS, {}).setdefault(team, {})
+        if MEMBERS in entries:
+            rules[MEMBERS] = list(entries[MEMBERS])  # a later file's list replaces an earlier one
+        for name, entry in without_members(entries):
+            rules.setdefault(name, {}).update(_as_object(entry))
     return result
 
 
@@ -115,24 +122,57 @@ def engine_config(config: Mapping[str, Any], policies: Sequence[PolicyDef], team
     """The config in the form ``--policy-pack-config`` takes: resolved for ``team``, or carrying ``teams``."""
     out: dict[str, Any] = {}
     for policy in policies:
-        if team is None:
-            out[policy.name] = _engine_entry(config, policy.name)
+        if team is None:  # the pack resolves each job's team, and checks its owner against the members
+            out[policy.name] = _engine_entry(config, policy.name, with_members=True)
             continue
         level, props = resolve(config, policy.name, team)
         out[policy.name] = {LEVEL: level, **props}
     return out
 
 
-def engine_policy_args(config_file: Path | None = None, *, team: str | None = None) -> tuple[list[str], list[str]]:
+def engine_policy_args(
+    config_file: Path | None = None, *, team: str | None = None, owner: str | None = None, target: str | None = None
+) -> tuple[list[str], list[str]]:
     """(policy packs, policy config files) for ``preview``/``up``: the launcher, and the effective config.
 
     Pass the job's ``team`` so that per-team enforcement levels apply in the engine too (without it,
     only per-team properties do: the engine fixes a policy's level before the pack sees a resource).
+    With the job's ``owner`` (and ``target``), a team that lists its members applies only to them
+    (on AWS, the caller's identity must be a member too); otherwise the defaults apply, with a notice.
     """
     launcher = pack_path()
     policies = load_policies()
-    document = engine_config(load_config(config_file, policies=policies), policies, team)
+    config = load_config(config_file, policies=policies)
+    if team is not None and owner is not None:
+        config = rules_for_job(config, team, owner=owner, check_caller=target == "aws").config
+    document = engine_config(config, policies, team)
     return [str(launcher)], [str(write_engine_config(document))]
+
+
+def rules_for_job(config: Config, team: str, *, owner: str, check_caller: bool = False, log: bool = True) -> TeamRules:
+    """``config`` for a job of ``team`` by ``owner`` (see policy/membership.py), and why the team's rules
+    were left out, if they were (logged as a warning unless ``log`` is off: the caller shows it).
+    ``check_caller``: the caller's AWS identity (STS) must be a member too.
+    """
+    caller = _caller_arn() if check_caller else None
+    rules = team_rules(config, team, owner=owner, caller=caller, check_caller=check_caller)
+    if rules.notice and log:
+        from orchestrator.logs import get_logger
+
+        get_logger(__name__).warning("policy.team_rules_skipped", team=team, detail=rules.notice)
+    return rules
+
+
+def _caller_arn() -> str | None:
+    """The ARN of the AWS identity in use, or None when it cannot be read (no credentials, no access)."""
+    from orchestrator.cloud import aws
+    from orchestrator.errors import TrainctlError
+    from orchestrator.settings import get_settings
+
+    try:
+        return aws.caller_arn(get_settings().default_region)
+    except TrainctlError:
+        return None
 
 
 def write_engine_config(document: Mapping[str, Any]) -> Path:
@@ -151,9 +191,13 @@ def write_engine_config(document: Mapping[str, Any]) -> Path:
     return path
 
 
-def _engine_entry(config: Mapping[str, Any], policy: str) -> dict[str, Any]:
+def _engine_entry(config: Mapping[str, Any], policy: str, *, with_members: bool = False) -> dict[str, Any]:
     entry = dict(config.get(policy) or {})
-    teams = {team: entries[policy] for team, entries in (config.get(TEAMS) or {}).items() if policy in entries}
+    teams = {}
+    for team, entries in (config.get(TEAMS) or {}).items():
+        if policy in entries:
+            members = entries.get(MEMBERS) if with_members else None
+            teams[team] = entries[policy] if members is None else {**_as_object(entries[policy]), MEMBERS: members}
     if teams:
         entry[TEAMS] = teams
     return entry
@@ -167,7 +211,9 @@ def _team_problems(value: Any, by_name: Mapping[str, PolicyDef]) -> list[str]:
         if not isinstance(entries, dict):
             found.append(f"{TEAMS}.{team}: must be an object mapping policy names to config")
             continue
-        for name, entry in entries.items():
+        if MEMBERS in entries:
+            found += members_problems(entries[MEMBERS], f"{TEAMS}.{team}.{MEMBERS}")
+        for name, entry in without_members(entries):
             where = f"{TEAMS}.{team}.{name}"
             if name not in by_name:
                 found.append(f"{where}: unknown policy (policies: {', '.join(by_name)})")

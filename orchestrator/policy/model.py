@@ -109,20 +109,25 @@ def urn_parts(urn: str) -> tuple[str, str]:
     return parts[2].rsplit("$", 1)[-1], "::".join(parts[3:])
 
 
-def resolve_entry(entry: Props, team: str | None) -> tuple[str | None, dict[str, Any]]:
+def resolve_entry(entry: Props, team: str | None, owner: str | None = None) -> tuple[str | None, dict[str, Any]]:
     """(enforcement level, config properties) of one policy for ``team``.
 
     ``entry`` is the policy's config as the engine holds it: ``enforcementLevel``, the properties and
     optionally ``teams`` (team -> a level, or an object of properties and ``enforcementLevel``); a
-    team's override wins over the policy-wide value, property by property.
+    team's override wins over the policy-wide value, property by property. An override that lists
+    ``members`` applies only when ``owner`` (the job's owner) is one of them.
     """
+    from orchestrator.policy.membership import MEMBERS, owner_is_member
+
     props = {k: v for k, v in entry.items() if k not in ("enforcementLevel", "teams")}
     level = entry.get("enforcementLevel")
     teams = entry.get("teams")
     override = teams.get(team) if team and isinstance(teams, Mapping) else None
+    if isinstance(override, Mapping) and MEMBERS in override and not owner_is_member(owner, override[MEMBERS]):
+        override = None
     if isinstance(override, str):
         level = override
     elif isinstance(override, Mapping):
         level = override.get("enforcementLevel", level)
-        props.update({k: v for k, v in override.items() if k != "enforcementLevel"})
+        props.update({k: v for k, v in override.items() if k not in ("enforcementLevel", MEMBERS)})
     return (str(level) if level is not None else None), props

@@ -24,7 +24,7 @@ from pulumi_policy import (
 from pulumi_policy import proxy as _proxy
 
 from orchestrator.policy.model import COMPUTED, LEVELS, PolicyDef, Props, Resource, resolve_entry
-from trainctl_policies._common import TEAM_TAG, tags_of
+from trainctl_policies._common import OWNER_TAG, TEAM_TAG, tags_of
 
 _UNKNOWNS = frozenset(getattr(_proxy, name) for name in dir(_proxy) if name.startswith("UNKNOWN_") and name.endswith("_VALUE"))
 _LEVEL = {"type": "string", "enum": list(LEVELS)}
@@ -44,7 +44,9 @@ def to_pulumi(policy: PolicyDef) -> ResourceValidationPolicy | StackValidationPo
 
 def config_schema(policy: PolicyDef) -> dict[str, dict[str, Any]]:
     """The policy's config properties plus ``teams`` (team -> level, or properties and a level)."""
-    override = {"type": "object", "properties": {"enforcementLevel": _LEVEL, **policy.config}, "additionalProperties": False}
+    members = {"type": "array", "items": {"type": "string"}, "description": "owners the override applies to"}
+    properties = {"enforcementLevel": _LEVEL, "members": members, **policy.config}
+    override = {"type": "object", "properties": properties, "additionalProperties": False}
     teams = {"type": "object", "additionalProperties": {"oneOf": [_LEVEL, override]}, "description": "per-team overrides"}
     return {**{k: dict(v) for k, v in policy.config.items()}, "teams": teams}
 
@@ -89,7 +91,7 @@ def stack_validator(policy: PolicyDef) -> Callable[[StackValidationArgs, ReportV
             for r in args.resources
         ]
         team = args.stack_tags.get(TEAM_TAG)
-        config = _resolved(args.get_config(), team)
+        config = _resolved(args.get_config(), team, args.stack_tags.get(OWNER_TAG))
         if config is None:
             return
         for finding in check(resources, config):
@@ -100,8 +102,9 @@ def stack_validator(policy: PolicyDef) -> Callable[[StackValidationArgs, ReportV
 
 def team_config(config: Props, resource: Resource, stack_tags: Mapping[str, str]) -> dict[str, Any] | None:
     """The policy's properties for the resource's team (its tag, else the stack's); None if disabled for it."""
-    team = (tags_of(resource) or {}).get(TEAM_TAG) or stack_tags.get(TEAM_TAG)
-    return _resolved(config, team)
+    tags = tags_of(resource) or {}
+    team = tags.get(TEAM_TAG) or stack_tags.get(TEAM_TAG)
+    return _resolved(config, team, tags.get(OWNER_TAG) or stack_tags.get(OWNER_TAG))
 
 
 def initial_config(defaults: Path) -> dict[str, Any]:
@@ -134,6 +137,6 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _resolved(config: Props, team: str | None) -> dict[str, Any] | None:
-    level, props = resolve_entry(dict(config), team)
+def _resolved(config: Props, team: str | None, owner: str | None) -> dict[str, Any] | None:
+    level, props = resolve_entry(dict(config), team, owner)
     return None if level == "disabled" else props
