@@ -59,11 +59,12 @@ os.environ.update({_env(home)!r})
 from orchestrator.settings import get_settings
 from orchestrator.spec.loader import load_spec
 from orchestrator.compile import compile_job
+from orchestrator.jobs.records import JobPrices
 from orchestrator.targets.local.target import LocalTarget
 from orchestrator.engine.automation import Workspace
 from pulumi import automation as auto
 settings = get_settings()
-job = compile_job(load_spec({str(spec_path)!r}), "bare-{index}", settings, hourly_usd=0.0)
+job = compile_job(load_spec({str(spec_path)!r}), "bare-{index}", settings, prices=JobPrices(hourly_usd=0.0))
 ws = Workspace(settings)
 program = LocalTarget().program(job)
 opts = auto.LocalWorkspaceOptions(

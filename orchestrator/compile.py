@@ -1,8 +1,9 @@
 """Compile: a validated spec + a job id -> everything the target's Pulumi program needs (pure data).
 
-The job tags (keys in ``orchestrator.vocabulary``, the backend's id among them) are computed here
-once; the spec travels in stack config; secrets are read from the caller's environment and handed to
-the engine as Pulumi secrets (never in plain state).
+Decided here once, and stored in the job record: the job's tags (keys in orchestrator/vocabulary.py,
+the backend's id among them), its region (orchestrator/region.py) and its hourly prices
+(orchestrator/cost/pricing.py). The spec travels in stack config; secrets are read from the caller's
+environment and handed to the engine as Pulumi secrets (never in plain state).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import InvalidInputError
+from orchestrator.jobs.records import JobPrices
+from orchestrator.region import decide_region
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.spec.models import JobSpec
@@ -21,6 +24,7 @@ from orchestrator.workdir import MB, Selection, select_workdir
 
 if TYPE_CHECKING:
     from orchestrator.agent.config import AgentConfig
+    from orchestrator.cost.pricing import JobPricing
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,11 @@ class CompiledJob:
     secret_values: dict[str, str] = field(repr=False)
     workdir: Selection = field(repr=False)  # what ships from code.workdir: one selection for every target
     home: Path
-    hourly_usd: float
+    prices: JobPrices
     grace_period_s: float
-    on_demand_hourly_usd: float | None = None  # a spot job with on-demand fallback: the fallback's price
-    region: str | None = None
+    region: str | None = None  # None: the local target
+    # How its prices were decided, for estimates (None: compiled with the prices stored in its record).
+    pricing: JobPricing | None = None
     # What earlier runs of this job already used: the limits (max_runtime, max_cost_usd) are for the
     # whole job, so a relaunched run gets only what is left.
     prior_runtime_s: float = 0.0
@@ -60,12 +65,21 @@ class CompiledJob:
         """The local artifact store (retained on teardown)."""
         return self.home / "artifacts" / self.job_id
 
+    @property
+    def hourly_usd(self) -> float:
+        """The hourly price of a run as requested (the spot price of a spot job)."""
+        return self.prices.hourly_usd
+
+    @property
+    def on_demand_hourly_usd(self) -> float | None:
+        """A spot job with on-demand fallback: the price it pays if it falls back (else None)."""
+        return self.prices.on_demand_hourly_usd
+
     def run_price(self, outputs: dict[str, Any]) -> float:
-        """The hourly price of the run the stack outputs describe: a spot job that fell back to on-demand
-        (stack output ``purchased``) pays the on-demand price."""
-        if outputs.get("purchased") == "on-demand" and self.on_demand_hourly_usd is not None:
-            return self.on_demand_hourly_usd
-        return self.hourly_usd
+        """The hourly price of the run the stack outputs describe (output ``purchased``: a spot job that
+        fell back to on-demand pays the on-demand price)."""
+        purchased = outputs.get("purchased")
+        return self.prices.run_price(purchased if isinstance(purchased, str) else None)
 
     def agent_config(self, *, workdir: str, store_url: str, **target_specific: Any) -> AgentConfig:
         """The agent's instructions for this job; each target adds where it runs and its own hooks."""
@@ -128,6 +142,11 @@ def job_tags(spec: JobSpec, job_id: str, backend: str) -> dict[str, str]:
     return {tag.value: value for tag, value in values.items() if value}
 
 
+def spec_region(spec: JobSpec, settings: Settings) -> str | None:
+    """The region ``spec`` runs in (what ``compile_job`` decides; a target's preflight needs it first)."""
+    return decide_region(spec.target, spec.resources.region, settings.default_region)
+
+
 def read_secrets(spec: JobSpec, environ: dict[str, str] | None = None) -> dict[str, str]:
     """The values of ``spec.secrets`` from the caller's environment; all missing names in one error."""
     env = os.environ if environ is None else environ
@@ -145,11 +164,16 @@ def compile_job(
     job_id: str,
     settings: Settings,
     *,
-    hourly_usd: float,
-    on_demand_hourly_usd: float | None = None,
     read_env: bool = True,
+    region: str | None = None,
+    prices: JobPrices | None = None,
 ) -> CompiledJob:
-    """Everything the target needs for ``job_id``; raises InvalidInputError on a missing workdir or secret."""
+    """Everything the target needs for ``job_id``; raises InvalidInputError on a missing workdir or secret,
+    PriceNotFoundError when the catalog cannot price it.
+
+    ``region`` and ``prices``: what was decided when the job was first compiled (a relaunch passes its
+    record's); without them they are decided now.
+    """
     spec = loaded.spec
     source = loaded.workdir
     if not source.is_dir():
@@ -158,7 +182,14 @@ def compile_job(
         source, home=settings.home, follow_links=settings.follow_workdir_links, max_bytes=int(settings.snapshot_max_mb * MB)
     )
     secrets: dict[str, Any] = read_secrets(spec) if read_env else {name: "" for name in spec.secrets}
-    region = spec.resources.region or settings.default_region if spec.target != "local" else None
+    if region is None:
+        region = spec_region(spec, settings)
+    pricing = None
+    if prices is None:
+        from orchestrator.cost.pricing import price_job
+
+        pricing = price_job(spec, region, settings)
+        prices = pricing.prices
     return CompiledJob(
         job_id=job_id,
         spec=spec,
@@ -167,10 +198,10 @@ def compile_job(
         tags=job_tags(spec, job_id, settings.backend_id),
         secret_values=secrets,
         home=settings.home,
-        hourly_usd=hourly_usd,
-        on_demand_hourly_usd=on_demand_hourly_usd,
+        prices=prices,
         grace_period_s=settings.grace_period_s,
         region=region,
         workdir=selection,
         follow_links=settings.follow_workdir_links,
+        pricing=pricing,
     )

@@ -1,6 +1,8 @@
 """Structured logging: key-value events on stderr, configured once per process.
 
-Console rendering on a TTY, JSON lines otherwise (``--log-format`` overrides). Job and run ids are
+Console rendering on a TTY, JSON lines otherwise. Format and level come from the command line
+(``--log-format``, ``--debug``), else from the settings (``log_format``/``log_level``: environment or
+config.toml), read at the first log call. Job and run ids are
 bound through contextvars (``bind_job``) so every event of an operation carries them. structlog is
 imported on the first log call, not at start-up: commands that never log stay fast.
 """
@@ -14,17 +16,37 @@ from typing import Any
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
+_FORMATS = ("auto", "console", "json")
+
+
 class _Config:
-    fmt = "auto"
-    level = "info"
+    fmt: str | None = None  # None: the log_format setting
+    level: str | None = None  # None: the log_level setting
     applied = False
 
 
-def configure_logging(fmt: str = "auto", level: str = "info") -> None:
-    """Choose rendering (``auto``, ``console`` or ``json``) and level; applied at the first log call."""
-    _Config.fmt = fmt if fmt in ("auto", "console", "json") else "auto"
-    _Config.level = level if level in _LEVELS else "info"
+def configure_logging(fmt: str | None = None, level: str | None = None) -> None:
+    """Choose rendering (``auto``, ``console`` or ``json``) and level, None for the settings' choice;
+    applied at the first log call."""
+    _Config.fmt = fmt if fmt in _FORMATS else None
+    _Config.level = level if level in _LEVELS else None
     _Config.applied = False
+
+
+def _chosen() -> tuple[str, str]:
+    """Format and level: what configure_logging chose, else the settings (invalid settings: the defaults,
+    the command reports them itself)."""
+    fmt, level = _Config.fmt, _Config.level
+    if fmt is None or level is None:
+        from orchestrator.errors import SettingsError
+        from orchestrator.settings import get_settings
+
+        try:
+            settings = get_settings()
+            fmt, level = fmt or settings.log_format, level or settings.log_level
+        except SettingsError:
+            fmt, level = fmt or "auto", level or "info"
+    return fmt, level
 
 
 def get_logger(name: str) -> Any:
@@ -58,7 +80,8 @@ class _StderrLogger:
 
 
 def _apply(structlog: Any) -> None:
-    use_console = _Config.fmt == "console" or (_Config.fmt == "auto" and sys.stderr.isatty())
+    fmt, level = _chosen()
+    use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: Any = structlog.dev.ConsoleRenderer(colors=True) if use_console else structlog.processors.JSONRenderer()
     structlog.configure(
         processors=[
@@ -67,7 +90,7 @@ def _apply(structlog: Any) -> None:
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[_Config.level]),
+        wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=_StderrLogger.factory,
         cache_logger_on_first_use=False,
     )

@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     )
     local_hourly_usd: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     default_region: str = "us-east-1"
-    log_format: Literal["auto", "console", "json"] = "auto"
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "console", "json"] = Field(
+        default="auto", description="logs on stderr: console on a TTY (auto), JSON lines"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="--debug means debug")
     aws_endpoint_url: str | None = None
     grace_period_s: float = Field(default=10.0, gt=0, le=3600)
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)

@@ -158,3 +158,24 @@ def test_main_decides_exit_code_via_sys_exit(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(SystemExit) as exc:
         cli_main.main([])
     assert exc.value.code == 6
+
+
+def test_log_settings_are_read_from_config_toml(trainctl_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """log_format and log_level in config.toml choose how and what trainctl logs; the command line overrides them."""
+    from orchestrator import logs
+    from orchestrator.settings import get_settings
+
+    (trainctl_home / "config.toml").write_text('log_format = "json"\nlog_level = "warning"\n')
+    get_settings.cache_clear()
+    logs.configure_logging()  # what the CLI does without --log-format / --debug
+    log = logs.get_logger("test")
+    capsys.readouterr()
+    log.info("quiet.event")
+    log.warning("loud.event", n=1)
+    [event] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert (event["event"], event["level"], event["n"]) == ("loud.event", "warning", 1)
+    logs.configure_logging("console", "debug")  # --log-format console --debug
+    logs.get_logger("test").debug("chatty.event")
+    err = capsys.readouterr().err
+    assert "chatty.event" in err and not err.lstrip().startswith("{")
+    logs.configure_logging()

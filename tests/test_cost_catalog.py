@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from orchestrator.cost.billing import estimate
-from orchestrator.cost.catalog import Catalog, load_catalog, refresh_catalog, write_catalog
+from orchestrator.cost.catalog import Catalog, load_catalog, write_catalog
+from orchestrator.cost.refresh import refresh_catalog
 from orchestrator.errors import CloudError, ExitCode, InvalidInputError, PriceNotFoundError, TransientCloudError
 
 GPU = {"g4dn", "g5", "g6", "g6e", "p3", "p4d", "p5"}

@@ -89,9 +89,7 @@ def cli(debug: bool, log_format: str | None) -> None:
     _Globals.debug = debug
     from orchestrator.logs import configure_logging
 
-    fmt = log_format or os.environ.get("TRAINCTL_LOG_FORMAT", "auto")
-    level = "debug" if debug else os.environ.get("TRAINCTL_LOG_LEVEL", "info")
-    configure_logging(fmt, level)
+    configure_logging(log_format, "debug" if debug else None)  # else: the log_format / log_level settings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -19,6 +19,7 @@ class _State:
 
 
 STATE = _State()
+TEXT_AND_JSON = ("text", "json")
 
 
 def _set_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
@@ -26,24 +27,40 @@ def _set_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-def output_option(func: F) -> F:
-    """The ``--output text|json`` option every command takes."""
+def output_choice(*formats: str) -> Callable[[F], F]:
+    """The ``--output`` option with ``formats`` (the first is the default): every command's one way to
+    choose its output. ``text`` is for people; any other format goes to stdout and everything else
+    (progress, notices, errors' text) to stderr."""
     option = click.option(
         "--output",
         "-o",
-        type=click.Choice(["text", "json"]),
-        default="text",
+        type=click.Choice(formats),
+        default=formats[0],
         show_default=True,
         is_eager=True,
         callback=_set_mode,
-        help="text for people; json on stdout for machines (logs stay on stderr)",
+        help=f"text for people; {' or '.join(f for f in formats if f != 'text')} on stdout for machines (logs stay on stderr)",
     )
-    return option(func)
+    return option
+
+
+def output_option(func: F) -> F:
+    """The ``--output text|json`` option every command takes (``output_choice`` for more formats)."""
+    return output_choice(*TEXT_AND_JSON)(func)
 
 
 def is_json() -> bool:
     """Whether the running command was asked for JSON."""
     return STATE.mode == "json"
+
+
+def emit(payload: Any, text: Callable[[], None], **formats: Callable[[], None]) -> None:
+    """Print the command's result as ``--output`` asks: ``payload`` as JSON, the renderer of that name in
+    ``formats`` (``csv=...``), else ``text()`` for people."""
+    if STATE.mode == "json":
+        emit_json(payload)
+    else:
+        formats.get(STATE.mode, text)()
 
 
 def emit_json(payload: Any) -> None:
@@ -53,8 +70,8 @@ def emit_json(payload: Any) -> None:
 
 
 def say(message: str = "") -> None:
-    """A line of text for people: stdout in text mode, stderr when stdout carries JSON."""
-    click.echo(message, err=is_json())
+    """A line of text for people: stdout in text mode, stderr when stdout carries JSON, CSV, ..."""
+    click.echo(message, err=STATE.mode != "text")
 
 
 def notice(message: str) -> None:

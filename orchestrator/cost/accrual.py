@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from orchestrator.jobs.records import JobRecord
+from typing import Protocol
 
 
-def accrued_cost(record: JobRecord, now: float | None = None) -> float:
+class HasRuns(Protocol):
+    """A job record, or anything that knows a job's target and runs (JobRecord, CostRecord)."""
+
+    @property
+    def target(self) -> str: ...
+
+    def runs(self, now: float | None = None) -> list[tuple[float, float, float]]: ...
+
+
+def accrued_cost(record: HasRuns, now: float | None = None) -> float:
     """Cost of the compute time so far, over every run of the job (each relaunch is a new run)."""
     return round(sum(run_cost(record.target, hourly, end - start) for start, end, hourly in record.runs(now)), 6)
 

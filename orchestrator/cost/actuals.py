@@ -19,17 +19,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.cost.reports import (
-    DAY_S,
     CostRecord,
     GroupCost,
     Report,
     StoragePricer,
-    Window,
     day_iso,
     pieces,
     select_records,
     window_days,
 )
+from orchestrator.cost.window import DAY_S, Window
 from orchestrator.errors import CloudError, InvalidInputError
 from orchestrator.vocabulary import COST_TAGS, Tag
 

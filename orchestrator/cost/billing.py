@@ -108,6 +108,23 @@ def estimate(
     Raises PriceNotFoundError when the catalog lacks the instance price (or, with ``disk_gb`` > 0, the gp3 price).
     """
     price = catalog.hourly(region, instance_type, spot=spot)
+    return priced_estimate(
+        catalog, price, region=region, instance_type=instance_type, spot=spot, disk_gb=disk_gb, max_runtime_s=max_runtime_s
+    )
+
+
+def priced_estimate(
+    catalog: Catalog,
+    price: Price,
+    *,
+    region: str,
+    instance_type: str,
+    spot: bool,
+    disk_gb: float,
+    max_runtime_s: float | None,
+) -> Estimate:
+    """``estimate`` with the instance's ``price`` already looked up (the job's decided price); the gp3
+    disk is priced from ``catalog`` (PriceNotFoundError when it has no gp3 price there)."""
     compute_max = None if max_runtime_s is None else compute_cost(price.usd, max_runtime_s)
     purchase = "spot" if spot else "on-demand"
     lines = [_line(f"{instance_type} ({purchase}, {region})", 1, "instance-hour", price, price.usd, compute_max)]

@@ -2,8 +2,7 @@
 
 The packaged catalog (``orchestrator/data/prices.json``, described in docs/prices.md) never answers with a
 default: a missing price is a PriceNotFoundError naming what was asked and what is known nearby.
-:func:`refresh_catalog` rebuilds it from the AWS Pricing API and EC2 spot price history through clients
-built elsewhere (no boto3 import here); :func:`write_catalog` stores it atomically.
+:func:`write_catalog` stores a catalog atomically; orchestrator/cost/refresh.py rebuilds one from AWS.
 """
 
 from __future__ import annotations
@@ -11,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import statistics
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -22,24 +20,11 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from orchestrator.errors import CloudError, InternalError, InvalidInputError, PriceNotFoundError, TransientCloudError
+from orchestrator.errors import InternalError, InvalidInputError, PriceNotFoundError
 
-PriceKind = Literal["on_demand", "spot"]
 StorageKind = Literal["gp3", "s3_standard"]
 
 PACKAGED_RESOURCE = "data/prices.json"
-PRICING_API_SOURCE = "aws-pricing-api"
-SPOT_HISTORY_SOURCE = "ec2-spot-price-history"
-PRICING_API_URL = "https://api.pricing.us-east-1.amazonaws.com"
-# The Pricing API filters on the region's long name, not its code.
-REGION_LOCATIONS: dict[str, str] = {
-    "us-east-1": "US East (N. Virginia)",
-    "us-east-2": "US East (Ohio)",
-    "us-west-2": "US West (Oregon)",
-    "eu-west-1": "EU (Ireland)",
-}
-_THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "ServiceUnavailable"}
-_AWS_HINT = "check AWS credentials and the pricing:GetProducts / ec2:DescribeSpotPriceHistory permissions, then retry"
 _SIZES = {"nano": 0, "micro": 1, "small": 2, "medium": 3, "large": 4, "xlarge": 5}
 
 
@@ -297,119 +282,42 @@ def write_catalog(doc: Mapping[str, Any], path: Path) -> None:
             tmp.unlink(missing_ok=True)  # only left behind when the rename did not happen
 
 
-_LINUX_SHARED = {"operatingSystem": "Linux", "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
-_STORAGE_QUERIES: dict[str, tuple[str, dict[str, str]]] = {
-    "gp3": ("AmazonEC2", {"productFamily": "Storage", "volumeApiName": "gp3"}),
-    "s3_standard": ("AmazonS3", {"storageClass": "General Purpose", "volumeType": "Standard"}),
-}
+def price_rows(catalog: Catalog, *, region: str | None = None, instance_type: str | None = None) -> list[dict[str, Any]]:
+    """One row per priced figure: region, item, kind, usd, unit, source (key, title, url), as_of."""
+    regions = catalog.regions()
+    if region is not None and region not in regions:
+        raise PriceNotFoundError(f"no prices for region {region!r} in the catalog", hint=f"known regions: {', '.join(regions)}")
+    rows: list[dict[str, Any]] = []
+    for name in [region] if region else regions:
+        prices = catalog.document.regions[name]
+        for item in catalog.instance_types(name):
+            if instance_type and instance_type not in (item, item.split(".", 1)[0]):
+                continue
+            rows.extend(
+                _row(catalog, name, item, kind, "hour", prices.instances[item].figure(kind)) for kind in ("on_demand", "spot")
+            )
+        if prices.storage is not None and not instance_type:
+            rows.extend(
+                _row(catalog, name, kind, kind, "GB-month", prices.storage.figure(kind)) for kind in ("gp3", "s3_standard")
+            )
+    rows = [r for r in rows if r["usd"] is not None]
+    if not rows:
+        hint = "`trainctl prices show` lists everything priced; or refresh the catalog: `trainctl prices refresh --type T`"
+        raise PriceNotFoundError(f"no prices for {instance_type or 'anything'} in {region or 'any region'}", hint=hint)
+    return rows
 
 
-def refresh_catalog(
-    pricing_client: Any,
-    ec2_clients_by_region: Mapping[str, Any],
-    regions: Sequence[str],
-    instance_types: Sequence[str],
-    *,
-    now: dt.datetime | None = None,
-    spot_lookback: dt.timedelta = dt.timedelta(days=1),
-) -> dict[str, Any]:
-    """A new catalog document from AWS, through a boto3 ``pricing`` client and ``ec2`` clients per region.
-
-    On-demand, gp3 and S3 Standard prices come from the Pricing API; spot is the median of the last
-    ``spot_lookback`` of spot price history. A figure AWS does not answer with exactly one price is left out
-    and listed under ``missing``: none is guessed."""
-    now = now or dt.datetime.now(dt.UTC)
-    today = now.date().isoformat()
-    spot_notes = f"median of Linux/UNIX spot prices in all availability zones over the {spot_lookback} before retrieval"
-    sources = {
-        PRICING_API_SOURCE: {"title": "AWS Pricing API", "url": PRICING_API_URL, "retrieved": today},
-        SPOT_HISTORY_SOURCE: {"title": "EC2 spot price history", "retrieved": today, "notes": spot_notes},
+def _row(catalog: Catalog, region: str, item: str, kind: str, unit: str, figure: tuple[Any, ...]) -> dict[str, Any]:
+    usd, source, as_of = figure
+    info = catalog.document.sources.get(source) if source else None
+    return {
+        "region": region,
+        "item": item,
+        "kind": kind,
+        "usd": usd,
+        "unit": unit,
+        "source": source,
+        "source_title": info.title if info else None,
+        "source_url": info.url if info else None,
+        "as_of": as_of.isoformat() if as_of else None,
     }
-    missing: list[dict[str, str]] = []
-    out: dict[str, Any] = {}
-    for region in regions:
-        location = REGION_LOCATIONS.get(region)
-        if location is None:
-            hint = f"regions trainctl can refresh: {', '.join(REGION_LOCATIONS)}"
-            raise InvalidInputError(f"cannot refresh region {region!r}: its Pricing API location is unknown", hint=hint)
-        if region not in ec2_clients_by_region:
-            raise InternalError(f"refresh_catalog was given no EC2 client for region {region!r}")
-        spot = _median_spot_prices(ec2_clients_by_region[region], instance_types, now - spot_lookback, now)
-        instances: dict[str, Any] = {}
-        for instance_type in instance_types:
-            filters = {"instanceType": instance_type, "location": location, **_LINUX_SHARED}
-            usd, problem = _one_price(_products(pricing_client, "AmazonEC2", filters), "Hrs")
-            if usd is None:
-                missing.append({"region": region, "item": instance_type, "kind": "on_demand", "reason": problem})
-                continue
-            instances[instance_type] = {"on_demand": usd, "source": PRICING_API_SOURCE, "as_of": today}
-            if instance_type not in spot:
-                missing.append({"region": region, "item": instance_type, "kind": "spot", "reason": "no spot price history"})
-                continue
-            median, samples = spot[instance_type]
-            instances[instance_type] |= {"spot": median, "spot_source": SPOT_HISTORY_SOURCE, "spot_as_of": today}
-            instances[instance_type]["spot_basis"] = f"median of {samples} spot prices"
-        out[region] = {"instances": instances}
-        storage: dict[str, Any] = {}
-        for kind, (service, query) in _STORAGE_QUERIES.items():
-            products = _products(pricing_client, service, {**query, "location": location})
-            usd, problem = _one_price(products, "GB-Mo", first_tier=True)
-            if usd is None:
-                missing.append({"region": region, "item": kind, "kind": kind, "reason": problem})
-            else:
-                storage |= {f"{kind}_gb_month": usd, f"{kind}_source": PRICING_API_SOURCE, f"{kind}_as_of": today}
-        if storage:
-            out[region]["storage"] = storage
-    return {"schema_version": 1, "currency": "USD", "as_of": today, "sources": sources, "regions": out, "missing": missing}
-
-
-def _products(client: Any, service: str, filters: Mapping[str, str]) -> Iterator[Mapping[str, Any]]:
-    """Every product ``get_products`` returns for ``filters`` (PriceList items are JSON strings)."""
-    terms = [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in filters.items()]
-    request = {"ServiceCode": service, "Filters": terms, "FormatVersion": "aws_v1", "MaxResults": 100}
-    for page in _pages(f"AWS Pricing API get_products ({service})", client.get_products, request):
-        for item in page.get("PriceList", []):
-            try:
-                yield json.loads(item) if isinstance(item, str) else item
-            except json.JSONDecodeError as e:
-                raise CloudError(f"the AWS Pricing API returned an unreadable price item: {e.msg}") from e
-
-
-def _one_price(products: Iterator[Mapping[str, Any]], unit: str, *, first_tier: bool = False) -> tuple[float | None, str]:
-    """The single positive USD price per ``unit`` in terms.OnDemand.*.priceDimensions.*, or (None, why not)."""
-    prices: set[float] = set()
-    for product in products:
-        for term in product.get("terms", {}).get("OnDemand", {}).values():
-            for dim in term.get("priceDimensions", {}).values():
-                tier_ok = not first_tier or str(dim.get("beginRange", "0")) == "0"
-                if dim.get("unit") == unit and tier_ok and float(dim.get("pricePerUnit", {}).get("USD", "0")) > 0:
-                    prices.add(float(dim["pricePerUnit"]["USD"]))
-    if len(prices) == 1:
-        return prices.pop(), ""
-    return None, f"the Pricing API returned {len(prices)} matching prices: {sorted(prices)}"
-
-
-def _median_spot_prices(client: Any, types: Sequence[str], start: dt.datetime, end: dt.datetime) -> dict[str, tuple[float, int]]:
-    """instance type -> (median spot price, number of samples), over every availability zone."""
-    request = {"InstanceTypes": list(types), "ProductDescriptions": ["Linux/UNIX"], "StartTime": start, "EndTime": end}
-    samples: dict[str, list[float]] = {}
-    for page in _pages("EC2 describe_spot_price_history", client.describe_spot_price_history, request):
-        for record in page.get("SpotPriceHistory", []):
-            samples.setdefault(record["InstanceType"], []).append(float(record["SpotPrice"]))
-    return {t: (round(statistics.median(v), 6), len(v)) for t, v in samples.items()}
-
-
-def _pages(what: str, method: Callable[..., Mapping[str, Any]], request: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """Each page of a paginated AWS call, following NextToken; client errors become trainctl errors here."""
-    token: str | None = None
-    while True:
-        try:
-            page = method(**request, **({"NextToken": token} if token else {}))
-        except Exception as e:  # botocore is not imported here: any client failure is translated at this seam
-            code = str(getattr(e, "response", {}).get("Error", {}).get("Code", "")) or type(e).__name__
-            cls = TransientCloudError if code in _THROTTLED else CloudError
-            raise cls(f"{what} failed: {e}", context={"error_code": code}, hint=_AWS_HINT) from e
-        yield page
-        token = page.get("NextToken")
-        if not token:
-            return

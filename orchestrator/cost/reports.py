@@ -7,7 +7,8 @@ seconds, so a window (``--since``/``--until``) takes exactly the share of each j
 the chart over time is honest.
 
 Records are read with a fast path (the few fields a report needs, cached per file), not through
-``JobRecord``: validating 10,000 records with pydantic alone takes about a second.
+``JobRecord``: validating 10,000 records with pydantic alone takes about a second. Each field reads as
+``JobRecord`` reads it (tests/cost/test_record_reader.py compares them field by field).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from orchestrator.cost.window import DAY_S, Window
 from orchestrator.errors import InvalidInputError, PriceNotFoundError
+from orchestrator.vocabulary import JobState
 
 if TYPE_CHECKING:
     from orchestrator.cost.catalog import Catalog
@@ -32,13 +35,14 @@ if TYPE_CHECKING:
 
 GROUPINGS = ("job", "team", "owner", "target", "resource-type")
 CACHE_FILE = "cache/cost-records.json"
-DAY_S = 86400
+READER_VERSION = 2  # how fields are read (2: region as JobRecord decides it); another version's cache is rebuilt
 _EPOCH = dt.date(1970, 1, 1)
 _DECIMALS = 6
 
 
 class CostRecord(NamedTuple):
-    """The fields of a job record that cost reports read (a tuple: 10,000 are built in milliseconds)."""
+    """The fields of a job record that cost reports read (a tuple: 10,000 are built in milliseconds);
+    ``instance_type`` and ``disk_gb`` are the stored spec's ``resources`` fields."""
 
     job_id: str
     name: str
@@ -67,7 +71,7 @@ class CostRecord(NamedTuple):
             team=_text(doc["team"]),
             owner=_text(doc["owner"]),
             target=_text(doc["target"]),
-            state=str(doc.get("state") or "provisioning"),
+            state=str(doc.get("state") or JobState.PROVISIONING.value),
             created=_number(doc["created"]),
             started_at=_maybe(doc.get("started_at")),
             ended_at=_maybe(doc.get("ended_at")),
@@ -75,7 +79,7 @@ class CostRecord(NamedTuple):
             cost_usd=_maybe(doc.get("cost_usd")),
             instance_type=resources.get("instance_type") if isinstance(resources.get("instance_type"), str) else None,
             disk_gb=_maybe(resources.get("disk_gb")) or 0.0,
-            region=resources.get("region") if isinstance(resources.get("region"), str) else None,
+            region=_region(doc),
             past_runs=tuple((_number(a), _number(b), _number(c)) for a, b, c in doc.get("past_runs") or ()),
         )
 
@@ -114,17 +118,6 @@ class CostRecord(NamedTuple):
         if computed <= 0:
             return [*((a, b, 0.0) for a, b, _ in runs[:-1]), (runs[-1][0], runs[-1][1], self.cost_usd)]
         return [(a, b, usd * self.cost_usd / computed) for a, b, usd in runs]
-
-
-@dataclass(frozen=True)
-class Window:
-    """The report's time range [start, end) in epoch seconds; ``start`` None means since the first job."""
-
-    start: float | None
-    end: float
-
-    def to_dict(self) -> dict[str, str | None]:
-        return {"since": _iso(self.start), "until": _iso(self.end)}
 
 
 @dataclass
@@ -321,9 +314,9 @@ class StoragePricer:
         self.unpriced: dict[str, int] = {}
 
     def cost(self, record: CostRecord, seconds: float) -> float:
-        if record.target != "aws" or record.disk_gb <= 0:
+        region = record.region
+        if record.target != "aws" or record.disk_gb <= 0 or region is None:
             return 0.0
-        region = record.region or self._settings.default_region
         price = self._price(region)
         if price is None:
             self.unpriced[region] = self.unpriced.get(region, 0) + 1
@@ -367,7 +360,8 @@ def _load_cache(path: Path) -> dict[str, list[Any]]:
 
     try:
         doc = from_json(path.read_bytes())
-        return dict(doc["entries"]) if doc.get("fields") == list(CostRecord._fields) else {}  # else: another version
+        same = doc.get("fields") == list(CostRecord._fields) and doc.get("reader") == READER_VERSION
+        return dict(doc["entries"]) if same else {}  # else: written by another version
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
@@ -377,15 +371,23 @@ def _store_cache(path: Path, entries: dict[str, list[Any]]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"fields": CostRecord._fields, "entries": entries}, separators=(",", ":")))
+        tmp.write_text(
+            json.dumps({"fields": CostRecord._fields, "reader": READER_VERSION, "entries": entries}, separators=(",", ":"))
+        )
         tmp.replace(path)
     except OSError:  # a home that cannot be written to only loses the speed-up
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
 
 
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _region(doc: Mapping[str, Any]) -> str | None:
+    """The record's region; a record written before records stored it gets the one fallback JobRecord uses."""
+    if "region" not in doc:
+        from orchestrator.jobs.records import older_record_region
+
+        return older_record_region(doc)
+    region = doc["region"]
+    return region if isinstance(region, str) else None
 
 
 def _text(value: Any) -> str:

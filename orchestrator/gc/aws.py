@@ -83,10 +83,8 @@ def regions_of(default: str, stacks: Mapping[str, StackFacts], records: Mapping[
     """The default region and every region an AWS job record or a stack's AWS provider names."""
     regions = {default}
     for record in records.values():
-        if record.target == "aws":
-            region = record.outputs.get("region") or (record.spec.get("resources") or {}).get("region")
-            if isinstance(region, str) and region:
-                regions.add(region)
+        if record.region is not None:
+            regions.add(record.region)
     for facts in stacks.values():
         for resource in facts.resources:
             if str(resource.get("type", "")).startswith("pulumi:providers:aws"):

@@ -1,7 +1,9 @@
 """Job records: a fast index of jobs in ``$TRAINCTL_HOME/jobs``, rebuildable from Pulumi state.
 
 Strict input, lenient storage: records tolerate unknown fields so that older and newer trainctl
-versions can read each other's files. Writes are atomic (temp file + rename).
+versions can read each other's files, but trainctl itself reads only the fields ``JobRecord`` declares.
+A field added later has a default, or (region) one documented fallback for records written before it
+existed. Writes are atomic (temp file + rename).
 """
 
 from __future__ import annotations
@@ -11,18 +13,39 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from orchestrator.errors import InvalidInputError, NotFoundError
+from orchestrator.region import decide_region
 from orchestrator.vocabulary import UNFINISHED_STATES, JobState
+
+if TYPE_CHECKING:
+    from orchestrator.spec.models import JobSpec
 
 
 def new_job_id(name: str) -> str:
     """``<name>-<6 hex>``: the job id and the stack name."""
     return f"{name}-{secrets.token_hex(3)}"
+
+
+class JobPrices(BaseModel):
+    """The hourly prices decided when the job was compiled (orchestrator/cost/pricing.py)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    hourly_usd: float  # what a run costs per hour as requested: the spot price of a spot job
+    on_demand_hourly_usd: float | None = None  # a spot job with on-demand fallback: what it pays if it falls back
+
+    def run_price(self, purchased: str | None) -> float:
+        """The hourly price of a run bought as ``purchased`` (the stack output: a spot job that fell back
+        to on-demand pays the on-demand price)."""
+        if purchased == "on-demand" and self.on_demand_hourly_usd is not None:
+            return self.on_demand_hourly_usd
+        return self.hourly_usd
 
 
 class JobRecord(BaseModel):
@@ -42,15 +65,34 @@ class JobRecord(BaseModel):
     created: float
     started_at: float | None = None
     ended_at: float | None = None
-    hourly_usd: float = 0.0
+    # Decided once, when the job was compiled (orchestrator/compile.py): where it runs (None: local) and
+    # its prices (None: a record written before prices were recorded; a relaunch then prices it anew).
+    region: str | None = None
+    prices: JobPrices | None = None
+    hourly_usd: float = 0.0  # the current run's price (on-demand after a spot fallback)
     cost_usd: float | None = None
     spec_path: str | None = None
     spec: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     torn_down: bool = False
+    purged: bool = False  # `down --purge` deleted its artifacts
+    preemptions: int = 0  # spot preemptions recovered so far (restarts.max_preemptions bounds them)
     # Earlier runs of this job (before a preemption relaunch or a resume): (started, ended, hourly_usd).
     # ``started_at``/``ended_at``/``hourly_usd`` describe the current (latest) run.
     past_runs: list[tuple[float, float, float]] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_of_older_records(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "region" not in data:
+            return {**data, "region": older_record_region(data)}
+        return data
+
+    def job_spec(self) -> JobSpec:
+        """The spec the job was compiled from (stored normalized, every default written out)."""
+        from orchestrator.spec.models import JobSpec
+
+        return JobSpec.model_validate(self.spec)
 
     def runs(self, now: float | None = None) -> list[tuple[float, float, float]]:
         """Every run that started, as (started, ended or now, hourly_usd), oldest first."""
@@ -93,6 +135,19 @@ class JobRecord(BaseModel):
             "cost_usd": self.cost_usd if self.cost_usd is not None else accrued_cost(self, now),
             "exit_code": self.exit_code,
         }
+
+
+def older_record_region(document: Mapping[str, Any]) -> str | None:
+    """The region of a record written before records stored it (it has no ``region`` key): decided as
+    trainctl decides it at compile time, from the stored spec's ``resources.region`` and the default
+    region setting. The only fallback for a missing region; every reader gets it through the record."""
+    from orchestrator.settings import get_settings
+
+    spec = document.get("spec")
+    resources = spec.get("resources") if isinstance(spec, Mapping) else None
+    requested = resources.get("region") if isinstance(resources, Mapping) else None
+    target = document.get("target")
+    return decide_region(str(target), requested if isinstance(requested, str) else None, get_settings().default_region)
 
 
 def _iso(ts: float | None) -> str | None:

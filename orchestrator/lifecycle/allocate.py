@@ -42,8 +42,8 @@ def allocate(
     try:
         outputs = _stack_up(rt, job, target, existing is not None, stop, say, policy_config)
     except PolicyViolationError as e:
-        rt.ledger.save(record.model_copy(update={"state": JobState.FAILED, "reason": "blocked by policy"}))
-        teardown_job(rt, job.job_id, requested=JobState.FAILED, reason=e.message, wait_s=60.0)
+        rt.ledger.save(record.model_copy(update={"state": JobState.BLOCKED, "reason": "blocked by policy"}))
+        teardown_job(rt, job.job_id, requested=JobState.BLOCKED, reason=e.message, wait_s=60.0)
         raise
     except TrainctlError as e:
         why = f"stopped by signal {stop.signum}" if stop.stop_requested else f"allocation failed: {e.message}"
@@ -82,6 +82,7 @@ def _provisioning(rt: Runtime, job: CompiledJob, existing: JobRecord | None) -> 
             cost_center=spec.cost_center,
             target=spec.target,
             created=now,
+            region=job.region,
         )
     ).with_run_closed(now)
     # Limits are for the whole job: the new run gets what earlier runs left of max_runtime and budget.
@@ -94,6 +95,8 @@ def _provisioning(rt: Runtime, job: CompiledJob, existing: JobRecord | None) -> 
             "ended_at": None,
             "torn_down": False,
             "cost_usd": None,
+            "region": job.region,
+            "prices": job.prices,
             "hourly_usd": job.hourly_usd,
             "spec_path": job.spec_path,
             "spec": spec.to_document(),

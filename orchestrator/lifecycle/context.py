@@ -11,7 +11,6 @@ from orchestrator.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from orchestrator.engine.automation import Workspace
-    from orchestrator.spec.models import JobSpec
 
 
 @dataclass
@@ -29,25 +28,3 @@ class Runtime:
         from orchestrator.engine.automation import Workspace
 
         return Workspace(self.settings)
-
-    def hourly_price(self, spec: JobSpec) -> float:
-        """The hourly price of the job's compute (local: the configured amortised price)."""
-        if spec.target == "local":
-            return self.settings.local_hourly_usd
-        from orchestrator.cost.catalog import current_catalog
-
-        resources = spec.resources
-        region = resources.region or self.settings.default_region
-        assert resources.instance_type is not None
-        return current_catalog().hourly(region, resources.instance_type, spot=resources.spot).usd
-
-    def fallback_price(self, spec: JobSpec) -> float | None:
-        """The on-demand price a spot job with ``on_demand_fallback`` pays if it falls back (else None)."""
-        resources = spec.resources
-        if spec.target == "local" or not (resources.spot and resources.on_demand_fallback):
-            return None
-        from orchestrator.cost.catalog import current_catalog
-
-        assert resources.instance_type is not None
-        region = resources.region or self.settings.default_region
-        return current_catalog().hourly(region, resources.instance_type, spot=False).usd

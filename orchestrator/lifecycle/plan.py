@@ -7,83 +7,75 @@ the program runs under Pulumi's mock runtime: no engine, no credentials, no netw
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orchestrator.compile import compile_job
-from orchestrator.cost.billing import Estimate, estimate, estimate_local
+from orchestrator.compile import CompiledJob, compile_job, spec_region
 from orchestrator.lifecycle.context import Runtime
+from orchestrator.policy.check import CheckReport
 from orchestrator.spec.loader import LoadedSpec
-from orchestrator.spec.models import JobSpec
 from orchestrator.targets import get_target
 
-
-def estimate_job(rt: Runtime, spec: JobSpec, *, on_demand: bool = False) -> Estimate:
-    """Hourly price and maximum cost (hourly x max_runtime, plus storage) of ``spec`` (``on_demand``:
-    as if its spot request fell back to on-demand)."""
-    max_runtime = float(spec.limits.max_runtime) if spec.limits.max_runtime else None
-    if spec.target == "local":
-        return estimate_local(rt.settings.local_hourly_usd, max_runtime)
-    from orchestrator.cost.catalog import current_catalog
-
-    resources = spec.resources
-    assert resources.instance_type is not None
-    return estimate(
-        current_catalog(),
-        region=resources.region or rt.settings.default_region,
-        instance_type=resources.instance_type,
-        spot=resources.spot and not on_demand,
-        disk_gb=resources.disk_gb,
-        max_runtime_s=max_runtime,
-    )
+if TYPE_CHECKING:
+    from orchestrator.policy.model import Violation
 
 
-def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: Path | None = None) -> dict[str, Any]:
-    """The plan as a document: ``resources``, ``estimate``, ``policy`` verdicts and the job's identity.
+@dataclass(frozen=True)
+class Plan:
+    """The plan as a document (what `plan --output json` prints) and the policy verdict on it."""
+
+    document: dict[str, Any]
+    verdict: CheckReport
+
+
+def plan_job(rt: Runtime, loaded: LoadedSpec, *, offline: bool, policy_config: Path | None = None) -> Plan:
+    """What `up` would create (``resources``), what it costs at most (``estimate``, and for a spot job with
+    on-demand fallback ``estimate_if_fallback``), and the policies' verdict.
 
     The target's preflight runs first (AWS: root volume, zones, quotas; offline: only what needs no
     network): the plan is of the spec it returns, with its ``notices`` and ``preflight`` facts.
-
-    Raises PolicyBlockedError (exit 3) after the plan is complete when a mandatory policy says no;
-    the error carries the plan so that it is still printed.
+    Offline, the plan and its verdict come from ``offline_verdict``, as for `trainctl check`; online, from
+    an engine preview on a throw-away stack. Never raises on a policy violation: the caller prints the
+    plan, then ``plan.verdict.raise_if_blocked()`` raises PolicyBlockedError (exit 3) as `check` does.
     """
     target = get_target(loaded.spec.target)
-    checked = target.preflight(loaded, region=loaded.spec.resources.region or rt.settings.default_region, offline=offline)
+    checked = target.preflight(loaded, region=spec_region(loaded.spec, rt.settings), offline=offline)
     loaded = checked.loaded  # e.g. a root volume no smaller than the image: planned and priced as launched
     spec = loaded.spec
     job_id = f"{spec.name}-plan{secrets.token_hex(2)}"
-    price = estimate_job(rt, spec)
-    fallback = rt.fallback_price(spec)
-    job = compile_job(loaded, job_id, rt.settings, hourly_usd=price.hourly_usd, on_demand_hourly_usd=fallback, read_env=False)
-    program = target.program(job)
+    job = compile_job(loaded, job_id, rt.settings, read_env=False)
+    assert job.pricing is not None  # compiled without stored prices: priced now
+    estimate, fallback = job.pricing.estimate(), job.pricing.estimate_if_fallback()
+    rule_notices: list[str] = []
     if offline:
-        from orchestrator.lifecycle.offline_plan import offline_plan
-        from orchestrator.policy.config import load_config, rules_for_job
-        from orchestrator.policy.evaluate import check_plan
+        from orchestrator.policy.check import offline_verdict
 
-        document = offline_plan(job, program)
-        rules = rules_for_job(load_config(policy_config), spec.team, owner=spec.owner)  # offline: owner only
-        violations = check_plan(document, rules.config, team=spec.team)
+        document, violations, rule_notices = offline_verdict(job, policy_config=policy_config)
     else:
-        steps, violations = _preview(rt, job_id, job, program, policy_config)
+        steps, violations = _preview(rt, job_id, job, target.program(job), policy_config)
         document = {"resources": steps}
-    return {
-        "job_name": spec.name,
-        "target": spec.target,
-        "offline": offline,
-        "notices": [*checked.notices, *job.notices],
-        "preflight": checked.facts,
-        **document,
-        "estimate": price.to_dict(),
-        # A spot job that may fall back to on-demand: what it costs then (the cost policies judge this case).
-        "estimate_if_fallback": estimate_job(rt, spec, on_demand=True).to_dict() if fallback is not None else None,
-        "policy": {"violations": [v.to_dict() for v in violations], "blocked": any(v.mandatory for v in violations)},
-    }
+    verdict = CheckReport(job_name=spec.name, team=spec.team, target=spec.target, violations=violations)
+    return Plan(
+        {
+            "job_name": spec.name,
+            "target": spec.target,
+            "offline": offline,
+            "notices": [*checked.notices, *job.notices, *rule_notices],
+            "preflight": checked.facts,
+            **document,
+            "estimate": estimate.to_dict(),
+            # A spot job that may fall back to on-demand: what it costs then (the cost policies judge this case).
+            "estimate_if_fallback": fallback.to_dict() if fallback is not None else None,
+            "policy": {"violations": [v.to_dict() for v in violations], "blocked": verdict.blocked},
+        },
+        verdict,
+    )
 
 
 def _preview(
-    rt: Runtime, job_id: str, job: Any, program: Any, policy_config: Path | None
-) -> tuple[list[dict[str, Any]], list[Any]]:
+    rt: Runtime, job_id: str, job: CompiledJob, program: Any, policy_config: Path | None
+) -> tuple[list[dict[str, Any]], list[Violation]]:
     from orchestrator.engine.jobstack import JobStack
     from orchestrator.errors import TrainctlError
     from orchestrator.policy import PolicyCollector, engine_policy_args

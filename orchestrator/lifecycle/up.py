@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from orchestrator.compile import CompiledJob, compile_job
+from orchestrator.compile import CompiledJob, compile_job, spec_region
 from orchestrator.errors import RunFailedError
 from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord, new_job_id
@@ -59,17 +59,10 @@ def up_job(
                     return UpOutcome(alive, "already-running")
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
             bind_job(job_id)
-            checked = target.preflight(loaded, region=spec.resources.region or rt.settings.default_region, offline=False)
+            checked = target.preflight(loaded, region=spec_region(spec, rt.settings), offline=False)
             for line in checked.notices:
                 say(f"notice: {line}")
-            allocated = checked.loaded.spec  # what the target will launch (root volume, market)
-            compiled = compile_job(
-                checked.loaded,
-                job_id,
-                rt.settings,
-                hourly_usd=rt.hourly_price(allocated),
-                on_demand_hourly_usd=rt.fallback_price(allocated),
-            )
+            compiled = compile_job(checked.loaded, job_id, rt.settings)  # what the target will launch (root volume, market)
             for line in compiled.notices:
                 say(f"notice: {line}")
             rt.workspace  # noqa: B018 - find the engine before recording anything

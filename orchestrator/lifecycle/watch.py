@@ -97,17 +97,9 @@ def _watch(rt: Runtime, job_id: str, policy_config: Path | None) -> JobRecord | 
 def _compiled(rt: Runtime, record: JobRecord) -> CompiledJob:
     """The job as `up` compiled it, from its record; the secrets stay the ones stored in its stack."""
     from orchestrator.spec.loader import LoadedSpec
-    from orchestrator.spec.models import JobSpec
 
-    spec = JobSpec.model_validate(record.spec)
+    spec = record.job_spec()
     source = record.spec_path or "job.yaml"
     loaded = LoadedSpec(spec=spec, source=source, base_dir=Path(source).resolve().parent)
-    job = compile_job(
-        loaded,
-        record.job_id,
-        rt.settings,
-        hourly_usd=rt.hourly_price(spec),
-        on_demand_hourly_usd=rt.fallback_price(spec),
-        read_env=False,
-    )
+    job = compile_job(loaded, record.job_id, rt.settings, read_env=False, region=record.region, prices=record.prices)
     return replace(job, secret_values={})

@@ -1,4 +1,5 @@
-"""`trainctl check`: the policy pack over a job's offline plan; no engine, no credentials, no network."""
+"""The policy pack over a job's offline plan, with no engine, credentials or network: `trainctl check`,
+and `trainctl plan --offline` through the same function (``offline_verdict``)."""
 
 from __future__ import annotations
 
@@ -48,25 +49,41 @@ class CheckReport:
 
 
 def check_spec(loaded: LoadedSpec, *, policy_config: Path | None = None, settings: Settings | None = None) -> CheckReport:
-    """Compile the spec, plan it offline and run every policy over the plan with the effective config."""
-    from orchestrator.compile import compile_job
-    from orchestrator.lifecycle.context import Runtime
+    """Preflight the spec offline, compile it (secrets not read) and judge its offline plan (``offline_verdict``),
+    as `plan --offline` does."""
+    from orchestrator.compile import compile_job, spec_region
+    from orchestrator.targets import get_target
+
+    settings = settings or get_settings()
+    checked = get_target(loaded.spec.target).preflight(loaded, region=spec_region(loaded.spec, settings), offline=True)
+    spec = checked.loaded.spec  # as `plan --offline` judges it: e.g. the root volume as launched
+    job = compile_job(checked.loaded, f"{spec.name}-check", settings, read_env=False)
+    _, violations, rule_notices = offline_verdict(job, policy_config=policy_config)
+    notices = [*rule_notices, *checked.notices, *job.notices]
+    return CheckReport(job_name=spec.name, team=spec.team, target=spec.target, violations=violations, notices=notices)
+
+
+def offline_verdict(job: CompiledJob, *, policy_config: Path | None) -> tuple[dict[str, Any], list[Violation], list[str]]:
+    """Plan ``job`` offline (its target's program under Pulumi's mock runtime, the job manifest first) and
+    run every policy of the pack over the plan with the effective config for the job's team (team rules
+    only for a member: the owner decides membership offline).
+
+    Returns the plan, every violation (mandatory or advisory) and why team rules were left out, if they
+    were; raises nothing on a violation: the caller decides when to raise (``raise_if_blocked``, the same
+    error for `check` and `plan --offline`).
+    """
     from orchestrator.lifecycle.offline_plan import offline_plan
     from orchestrator.policy.config import load_config, rules_for_job
     from orchestrator.policy.evaluate import check_plan
     from orchestrator.policy.pack import load_policies
     from orchestrator.targets import get_target
 
-    settings = settings or get_settings()
-    spec = loaded.spec
     policies = load_policies()
     # Offline: the owner decides team membership here; `plan` and `up` on AWS also check the caller.
-    rules = rules_for_job(load_config(policy_config, policies=policies), spec.team, owner=spec.owner, log=False)
-    job = compile_job(loaded, f"{spec.name}-check", settings, hourly_usd=Runtime(settings).hourly_price(spec), read_env=False)
-    plan = with_manifest(offline_plan(job, get_target(spec.target).program(job)), job)
-    violations = check_plan(plan, rules.config, team=spec.team, policies=policies)
-    notices = [*([rules.notice] if rules.notice else []), *job.notices]
-    return CheckReport(job_name=spec.name, team=spec.team, target=spec.target, violations=violations, notices=notices)
+    rules = rules_for_job(load_config(policy_config, policies=policies), job.spec.team, owner=job.spec.owner, log=False)
+    plan = with_manifest(offline_plan(job, get_target(job.spec.target).program(job)), job)
+    violations = check_plan(plan, rules.config, team=job.spec.team, policies=policies)
+    return plan, violations, [rules.notice] if rules.notice else []
 
 
 def with_manifest(plan: dict[str, Any], job: CompiledJob) -> dict[str, Any]:

@@ -33,8 +33,6 @@ from orchestrator.spec import rules
 from orchestrator.spec.durations import DURATION_PATTERN, format_duration
 from orchestrator.spec.rules import DOCUMENT_RULES_KEY, RULE_KEY
 
-API_VERSION = "trainctl/v1"
-
 
 @dataclass(frozen=True)
 class Rule:

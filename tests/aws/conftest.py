@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from orchestrator.compile import CompiledJob, compile_job
+from orchestrator.jobs.records import JobPrices
 from orchestrator.settings import get_settings
 from orchestrator.spec.loader import load_spec
 from orchestrator.testing.faults import FaultProxy
@@ -90,8 +91,8 @@ def make_job(tmp_path: Path) -> Callable[..., CompiledJob]:
         path = workdir / "job.yaml"
         path.write_text(text)
         settings = get_settings()
-        spot_prices = {"hourly_usd": 1.0, "on_demand_hourly_usd": on_demand_hourly_usd}
-        return compile_job(load_spec(path), job_id, settings, **spot_prices, read_env=False)
+        spot_prices = JobPrices(hourly_usd=1.0, on_demand_hourly_usd=on_demand_hourly_usd)
+        return compile_job(load_spec(path), job_id, settings, prices=spot_prices, read_env=False)
 
     return make
 

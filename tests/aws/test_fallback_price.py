@@ -12,7 +12,8 @@ from orchestrator.agent.__main__ import main as agent_main
 from orchestrator.agent.config import AgentConfig
 from orchestrator.compile import CompiledJob
 from orchestrator.cost.catalog import current_catalog
-from orchestrator.lifecycle.context import Runtime
+from orchestrator.cost.pricing import price_job
+from orchestrator.settings import get_settings
 from orchestrator.targets.aws.bootstrap import agent_config
 from orchestrator.testing.imds import FakeImds
 
@@ -21,10 +22,14 @@ from orchestrator.testing.imds import FakeImds
 def test_fallback_price_is_known_only_when_a_fallback_can_happen(
     make_job: Callable[..., CompiledJob], spot: bool, fallback: bool, priced: bool
 ) -> None:
-    """The on-demand fallback price is looked up only for spot jobs with fallback; otherwise there is none."""
+    """Compiling prices a spot job's on-demand fallback only when it may fall back; the spot price stays its price."""
     spec = make_job(spot=spot, fallback=fallback).spec
-    on_demand = current_catalog().hourly("us-east-1", "g5.xlarge", spot=False).usd
-    assert Runtime().fallback_price(spec) == (on_demand if priced else None)
+    catalog = current_catalog()
+    on_demand = catalog.hourly("us-east-1", "g5.xlarge", spot=False).usd
+    requested = catalog.hourly("us-east-1", "g5.xlarge", spot=spot).usd
+    prices = price_job(spec, "us-east-1", get_settings()).prices
+    assert prices.on_demand_hourly_usd == (on_demand if priced else None)
+    assert prices.hourly_usd == requested
 
 
 def test_the_run_is_priced_by_what_was_bought(make_job: Callable[..., CompiledJob]) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator.compile import compile_job
 from orchestrator.errors import InternalError, InvalidInputError
+from orchestrator.jobs.records import JobPrices
 from orchestrator.lifecycle.offline_plan import offline_plan
 from orchestrator.settings import get_settings
 from orchestrator.spec.loader import load_spec
@@ -38,7 +39,7 @@ def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _aws_plan() -> dict[str, Any]:
     loaded = load_spec(EXAMPLES / "aws" / "job.yaml")
-    job = compile_job(loaded, JOB_ID, get_settings(), hourly_usd=1.0, read_env=False)
+    job = compile_job(loaded, JOB_ID, get_settings(), prices=JobPrices(hourly_usd=1.0), read_env=False)
     return offline_plan(job, get_target("aws").program(job))
 
 
@@ -88,7 +89,7 @@ def test_offline_plan_writes_no_archives(trainctl_home: Path) -> None:
 def test_local_example_plans_its_dynamic_resources() -> None:
     """The local target plans too: its resources are dynamic ones, with their provider blob elided."""
     loaded = load_spec(EXAMPLES / "quickstart" / "job.yaml")
-    job = compile_job(loaded, "quickstart-logreg-abc123", get_settings(), hourly_usd=0.0, read_env=False)
+    job = compile_job(loaded, "quickstart-logreg-abc123", get_settings(), prices=JobPrices(hourly_usd=0.0), read_env=False)
     plan = offline_plan(job, get_target("local").program(job))
     by_name = {r["name"]: r for r in plan["resources"]}
     assert {"workdir", "artifacts", "training"} <= set(by_name)
@@ -102,7 +103,7 @@ def test_real_secret_values_never_reach_the_plan(monkeypatch: pytest.MonkeyPatch
     """Even a job compiled with secrets read from the environment plans with masked values."""
     monkeypatch.setenv("WANDB_API_KEY", "sk-do-not-print-me")
     loaded = load_spec(EXAMPLES / "aws" / "job.yaml")
-    job = compile_job(loaded, JOB_ID, get_settings(), hourly_usd=1.0, read_env=True)
+    job = compile_job(loaded, JOB_ID, get_settings(), prices=JobPrices(hourly_usd=1.0), read_env=True)
     plan = offline_plan(job, get_target("aws").program(job))
     assert "sk-do-not-print-me" not in json.dumps(plan)
 
@@ -121,7 +122,7 @@ def test_plans_are_repeatable_and_leave_the_callers_event_loop_alone() -> None:
 def test_program_errors_are_reported_as_trainctl_errors() -> None:
     """A trainctl error from the program passes through; anything else becomes an internal error."""
     loaded = load_spec(EXAMPLES / "aws" / "job.yaml")
-    job = compile_job(loaded, JOB_ID, get_settings(), hourly_usd=1.0, read_env=False)
+    job = compile_job(loaded, JOB_ID, get_settings(), prices=JobPrices(hourly_usd=1.0), read_env=False)
 
     def invalid() -> None:
         raise InvalidInputError("bad input")

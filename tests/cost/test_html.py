@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from orchestrator.cli.commands.cost import parse_window
 from orchestrator.cost.html import render_html
 from orchestrator.cost.reports import cost_report
+from orchestrator.cost.window import parse_window
 from orchestrator.settings import get_settings
 from tests.cost.conftest import save_job, ts
 

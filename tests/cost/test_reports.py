@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.commands.cost import parse_window
 from orchestrator.cost.accrual import accrued_cost
 from orchestrator.cost.billing import storage_cost
 from orchestrator.cost.reports import CACHE_FILE, Report, cost_report, read_records
+from orchestrator.cost.window import parse_window
 from orchestrator.errors import InvalidInputError
 from orchestrator.jobs.records import Ledger
 from orchestrator.settings import get_settings

@@ -136,7 +136,8 @@ def _accrued(tc: Trainctl, job_id: str, usd: float) -> dict[str, Any] | None:
 
 
 def test_policy_blocks_plan_and_up_with_exit_3_and_nothing_allocated(tc: Trainctl, make_job, tmp_path: Path) -> None:
-    """A team cap below the local price: plan and up exit 3 naming the policy; no resource, process or directory."""
+    """A team cap below the local price: plan and up exit 3 naming the policy; no resource, process or directory;
+    the job is recorded as blocked (listed by `ls`, not among the failed jobs)."""
     caps = tmp_path / "strict.yaml"
     caps.write_text("max-hourly-cost: {maxUsd: 1}\n")
     spec = make_job(steps=3, extra="limits:\n  max_runtime: 10m\n")
@@ -148,7 +149,10 @@ def test_policy_blocks_plan_and_up_with_exit_3_and_nothing_allocated(tc: Trainct
     assert up.returncode == 3, up.stderr
     assert "max-hourly-cost [mandatory] job-manifest" in up.stderr and "fix:" in up.stderr
     job = only_job(tc)
-    assert job["state"] == "failed" and "blocked by policy" in job["reason"]
+    assert job["state"] == "blocked" and "blocked by policy" in job["reason"]
+    [row] = tc.json("ls", "--state", "blocked")
+    assert row["job_id"] == job["job_id"] and row["runtime_s"] == 0 and row["cost_usd"] == 0
+    assert tc.json("ls", "--state", "failed") == []
     assert live_resources(tc.home, job["job_id"]) == []
     assert not (tc.home / "runs" / job["job_id"]).exists()
     assert not (tc.home / "artifacts" / job["job_id"]).exists()

@@ -97,3 +97,14 @@ def test_bad_policy_config_exits_2_naming_the_key(cli, tmp_path: Path) -> None: 
     result = cli("check", str(write_job(tmp_path)), "--policy-config", str(config))
     assert result.exit_code == 2
     assert "max-hourly-cost.maxUSD: unknown key" in result.stderr
+
+
+def test_plan_offline_and_check_refuse_with_the_same_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """plan --offline judges through the same verdict as check: exit 3, the same message, details and violations."""
+    spec = str(_aws_spec(tmp_path, "p5.48xlarge", limits=""))
+    checked = cli("check", spec)
+    planned = cli("plan", spec, "--offline")
+    assert checked.exit_code == planned.exit_code == 3
+    assert "max-hourly-cost [mandatory]" in checked.stderr and "require-max-runtime [mandatory]" in checked.stderr
+    assert planned.stderr.splitlines()[-len(checked.stderr.splitlines()) :] == checked.stderr.splitlines()
+    assert "plan for lifecycle-test on aws (offline (mock runtime))" in planned.stdout  # the plan is printed first

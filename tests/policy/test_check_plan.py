@@ -127,12 +127,15 @@ def test_taggable_aws_types_match_the_pinned_sdk() -> None:
 def test_check_adds_the_manifest_only_when_the_program_did_not_declare_it(tmp_path: Path) -> None:
     """with_manifest puts the job manifest first when missing, and leaves a plan that has one alone."""
     from orchestrator.compile import compile_job
+    from orchestrator.jobs.records import JobPrices
     from orchestrator.policy.check import with_manifest
     from orchestrator.settings import get_settings
     from orchestrator.spec.loader import load_spec
     from tests.conftest import write_job
 
-    job = compile_job(load_spec(write_job(tmp_path)), "lifecycle-test-abc", get_settings(), hourly_usd=0.0, read_env=False)
+    job = compile_job(
+        load_spec(write_job(tmp_path)), "lifecycle-test-abc", get_settings(), prices=JobPrices(hourly_usd=0.0), read_env=False
+    )
     plan = with_manifest(_plan({"type": DYNAMIC, "name": "workdir", "inputs": {"tags": JOB_TAGS}}), job)
     assert [r["name"] for r in plan["resources"]] == ["job-manifest", "workdir"]
     assert plan["resources"][0]["inputs"]["kind"] == "trainctl:job"

@@ -11,6 +11,7 @@ import pytest
 
 from orchestrator.compile import CompiledJob, compile_job
 from orchestrator.errors import ExitCode, PolicyViolationError
+from orchestrator.jobs.records import JobPrices
 from orchestrator.policy import PolicyCollector, check_plan, engine_policy_args, load_config
 from orchestrator.settings import get_settings
 from orchestrator.spec.loader import load_spec
@@ -32,7 +33,7 @@ def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CompiledJob:
     get_settings.cache_clear()
     settings = get_settings()
     loaded = load_spec(write_job(tmp_path, "policy-test", steps=200, extra="limits:\n  max_runtime: 10m\n"))
-    return compile_job(loaded, JOB_ID, settings, hourly_usd=settings.local_hourly_usd, read_env=False)
+    return compile_job(loaded, JOB_ID, settings, prices=JobPrices(hourly_usd=settings.local_hourly_usd), read_env=False)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 import pulumi
 
 from orchestrator.compile import CompiledJob, compile_job
+from orchestrator.jobs.records import JobPrices
 from orchestrator.settings import get_settings
 from orchestrator.spec.loader import load_spec
 from orchestrator.targets.manifest import JobManifest, ManifestProvider, _after, declare_manifest, manifest_props
@@ -18,7 +19,7 @@ def _job(tmp_path: Path, extra: str = "", target: str | None = None) -> Compiled
     loaded = load_spec(write_job(tmp_path, extra=extra))
     if target:
         loaded = loaded.with_target(target)
-    return compile_job(loaded, "lifecycle-test-abc", get_settings(), hourly_usd=1.25, read_env=False)
+    return compile_job(loaded, "lifecycle-test-abc", get_settings(), prices=JobPrices(hourly_usd=1.25), read_env=False)
 
 
 def test_local_manifest_carries_identity_limits_and_price_but_no_cloud_facts(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from orchestrator.cli.complete import complete_job_id
-from orchestrator.cli.output import emit_json, is_json, output_option, say
+from orchestrator.cli.output import emit, output_option, say
 
 
 @click.command("cancel")
@@ -17,4 +17,4 @@ def command(job: str, output: str) -> None:
     from orchestrator.lifecycle.stop import cancel_job
 
     record = cancel_job(Runtime(), job)
-    emit_json(record.summary()) if is_json() else say(f"job {record.job_id}: {record.state} ({record.reason})")
+    emit(record.summary(), lambda: say(f"job {record.job_id}: {record.state} ({record.reason})"))

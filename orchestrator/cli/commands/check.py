@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
+from orchestrator.cli.output import emit, notice, output_option, say
 
 
 @click.command("check")
@@ -37,8 +37,6 @@ def command(spec: str, policy_config: Path | None, target: str | None, output: s
             click.echo(f"warning: {violation.line()}", err=True)
     if report.blocked:
         report.raise_if_blocked()
-    if is_json():
-        emit_json(report.to_dict())
-        return
     advisories = f", {len(report.violations)} advisory" if report.violations else ""
-    say(f"ok: {report.job_name} passes every mandatory policy (team {report.team}, target {report.target}{advisories})")
+    line = f"ok: {report.job_name} passes every mandatory policy (team {report.team}, target {report.target}{advisories})"
+    emit(report.to_dict(), lambda: say(line))

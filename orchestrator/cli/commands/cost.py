@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from orchestrator.cli.output import STATE, emit_json, is_json, notice, output_option, say
+from orchestrator.cli.output import emit, notice, output_choice, output_option, say
 from orchestrator.cost.reports import GROUPINGS
 from orchestrator.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from orchestrator.cost.actuals import ActualReport
-    from orchestrator.cost.reports import Report, Window
-
-F = TypeVar("F", bound=Callable[..., Any])
-FORMATS = ("text", "json", "csv")
+    from orchestrator.cost.reports import Report
 GROUP_COLUMNS = ("group", "cost_usd", "jobs")
 RECONCILE_COLUMNS = ("job_id", "name", "team", "state", "estimate_usd", "actual_usd", "difference_usd", "status")
 
@@ -44,25 +38,6 @@ def command() -> None:
     """
 
 
-def _set_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    STATE.mode = "json" if value == "json" else "text"  # csv is written to stdout; errors stay text on stderr
-    return value
-
-
-def _output_option(func: F) -> F:
-    option = click.option(
-        "--output",
-        "-o",
-        type=click.Choice(FORMATS),
-        default="text",
-        show_default=True,
-        is_eager=True,
-        callback=_set_mode,
-        help="text table for people; json or csv on stdout for machines",
-    )
-    return option(func)
-
-
 @command.command("report")
 @click.argument("job", required=False)
 @click.option("--by", type=click.Choice(GROUPINGS), default="job", show_default=True, help="Group costs by this.")
@@ -70,7 +45,7 @@ def _output_option(func: F) -> F:
 @click.option("--until", metavar="DATE|DURATION", help="End (that whole day for a date; default now).")
 @click.option("--actual", is_flag=True, help="Actual cost from AWS Cost Explorer, reconciled with estimates per job.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), help="Also write a chart page here.")
-@_output_option
+@output_choice("text", "json", "csv")
 def report(
     job: str | None, by: str, since: str | None, until: str | None, actual: bool, html_file: Path | None, output: str
 ) -> None:
@@ -78,6 +53,7 @@ def report(
 
     Estimates use each job's recorded final cost, or the cost accrued so far while it runs.
     """
+    from orchestrator.cost.window import parse_window
     from orchestrator.settings import get_settings
 
     settings = get_settings()
@@ -88,23 +64,25 @@ def report(
 
         reconciled = actual_report(settings, by=by, job=job, window=window, now=now)
         _write_html(html_file, reconciled.report, output)
-        _print_actual(reconciled, output)
+        _print_actual(reconciled)
         return
     from orchestrator.cost.reports import cost_report
 
     result = cost_report(settings, by=by, job=job, window=window, now=now)
     _write_html(html_file, result, output)
-    if output == "json":
-        emit_json(result.to_dict())
-    elif output == "csv":
-        _write_csv([g.to_dict() for g in result.groups], GROUP_COLUMNS)
-        for line in result.notices:
-            notice(line)
-    else:
+
+    def text() -> None:
         _print_groups(result)
         say(f"window: {_span(result)}; estimates: recorded final cost, or accrued so far for unfinished jobs")
         for line in result.notices:
             say(f"note: {line}")
+
+    def csv() -> None:
+        _write_csv([g.to_dict() for g in result.groups], GROUP_COLUMNS)
+        for line in result.notices:
+            notice(line)
+
+    emit(result.to_dict(), text, csv=csv)
 
 
 @command.command("activate-tags")
@@ -114,52 +92,28 @@ def activate_tags(output: str) -> None:
     from orchestrator.cost.actuals import activate_tags as activate
 
     keys = activate()
-    if is_json():
-        emit_json({"activated": keys})
-        return
-    for key in keys:
-        say(f"activated {key}")
-    say("AWS applies cost allocation tags to costs from now on; Cost Explorer shows them within about a day.")
+
+    def text() -> None:
+        for key in keys:
+            say(f"activated {key}")
+        say("AWS applies cost allocation tags to costs from now on; Cost Explorer shows them within about a day.")
+
+    emit({"activated": keys}, text)
 
 
-def parse_window(since: str | None, until: str | None, now: float) -> Window:
-    """``--since``/``--until``: a date (YYYY-MM-DD, UTC; ``--until`` includes that day) or a duration back from now (7d)."""
-    from orchestrator.cost.reports import Window
-
-    start = None if since is None else parse_instant(since, now, option="--since", end_of_day=False)
-    end = now if until is None else parse_instant(until, now, option="--until", end_of_day=True)
-    if start is not None and start >= end:
-        raise InvalidInputError(f"--since {since} is not before --until {until or 'now'}", hint="the window must start first")
-    return Window(start, end)
-
-
-def parse_instant(text: str, now: float, *, option: str, end_of_day: bool) -> float:
-    """Epoch seconds of a date (its start, or with ``end_of_day`` the next midnight), or ``now`` minus a duration."""
-    from orchestrator.cost.reports import DAY_S
-    from orchestrator.spec.durations import parse_duration
-
-    with contextlib.suppress(ValueError):
-        day = dt.date.fromisoformat(text.strip())
-        return float((day - dt.date(1970, 1, 1)).days * DAY_S + (DAY_S if end_of_day else 0))
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        hint = f"use a UTC date like 2026-11-01, or a duration like 7d, 12h or 90m for {option}"
-        raise InvalidInputError(f"{option} {text!r} is neither a date nor a duration", hint=hint) from None
-
-
-def _print_actual(result: ActualReport, output: str) -> None:
-    from orchestrator.cli.render import table
-    from orchestrator.cost.actuals import LAG_NOTICE
-
-    if output == "json":
-        emit_json(result.to_dict())
-        return
-    if output == "csv":
+def _print_actual(result: ActualReport) -> None:
+    def csv() -> None:
         _write_csv([row.to_dict() for row in result.jobs], RECONCILE_COLUMNS)
         for line in result.report.notices:
             notice(line)
-        return
+
+    emit(result.to_dict(), lambda: _actual_table(result), csv=csv)
+
+
+def _actual_table(result: ActualReport) -> None:
+    from orchestrator.cli.render import table
+    from orchestrator.cost.actuals import LAG_NOTICE
+
     columns: tuple[tuple[str, str], ...] = (("JOB", "job_id"), ("NAME", "name"), ("TEAM", "team"), ("STATE", "state"))
     columns += (("ESTIMATE $", "estimate"), ("ACTUAL $", "actual"), ("DIFF $", "diff"), ("STATUS", "status"))
     rows = [row.to_dict() for row in result.jobs]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.output import emit_json, is_json, output_option, say
+from orchestrator.cli.output import emit, output_option, say
 from orchestrator.errors import PrerequisiteMissingError
 
 
@@ -15,13 +15,14 @@ def command(output: str) -> None:
     from orchestrator.doctor import run_checks
 
     checks = run_checks()
-    if is_json():
-        emit_json([check.__dict__ for check in checks])
-    else:
+
+    def text() -> None:
         for check in checks:
             mark = "ok" if check.ok else ("warn" if not check.required else "MISSING")
             line = f"{mark:8} {check.name:14} {check.detail}"
             say(line + (f"  -> {check.fix}" if check.fix and not check.ok else ""))
+
+    emit([check.__dict__ for check in checks], text)
     missing = [c.name for c in checks if c.required and not c.ok]
     if missing:
         raise PrerequisiteMissingError(f"doctor: required checks failed: {', '.join(missing)}", hint="follow the -> hints above")

@@ -8,7 +8,7 @@ import click
 
 from orchestrator.cli.complete import complete_job_id
 from orchestrator.cli.confirm import confirm_destructive, yes_option
-from orchestrator.cli.output import emit_json, is_json, output_option, say
+from orchestrator.cli.output import emit, output_option, say
 
 if TYPE_CHECKING:
     from orchestrator.jobs.records import JobRecord
@@ -29,9 +29,10 @@ def command(job: str, purge: bool, yes: bool, output: str) -> None:
         confirm_destructive(what, yes=yes, command=f"trainctl down {record.job_id} --purge")
 
     record, removed = down_job(Runtime(), job, purge=purge, confirm_purge=confirm)
-    if is_json():
-        emit_json({**record.summary(), "purged": removed})
-        return
-    say(f"job {record.job_id} is down ({record.state})")
-    for path in removed:
-        say(f"purged {path}")
+
+    def text() -> None:
+        say(f"job {record.job_id} is down ({record.state})")
+        for path in removed:
+            say(f"purged {path}")
+
+    emit({**record.summary(), "purged": removed}, text)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from orchestrator.cli.output import emit_json, is_json, output_option, say
+from orchestrator.cli.output import emit, output_option, say
+
+if TYPE_CHECKING:
+    from orchestrator.engine.locate import Engine
 
 
 @click.group("engine")
@@ -29,8 +34,7 @@ def install(force: bool, no_download: bool, output: str) -> None:
         force=force,
         legacy_dirs=settings.legacy_engines,
     )
-    if is_json():
-        emit_json({"path": str(engine.pulumi), "version": engine.version, "source": engine.source})
+    emit(_described(engine), lambda: None)  # text: the progress lines said it all
 
 
 @command.command("show")
@@ -40,7 +44,8 @@ def show(output: str) -> None:
     from orchestrator.engine import find_engine
 
     engine = find_engine()
-    if is_json():
-        emit_json({"path": str(engine.pulumi), "version": engine.version, "source": engine.source})
-        return
-    say(f"{engine.pulumi} v{engine.version} ({engine.source})")
+    emit(_described(engine), lambda: say(f"{engine.pulumi} v{engine.version} ({engine.source})"))
+
+
+def _described(engine: Engine) -> dict[str, str]:
+    return {"path": str(engine.pulumi), "version": engine.version, "source": engine.source}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.output import emit_json, is_json, output_option, say
+from orchestrator.cli.output import emit, output_option, say
 
 
 @click.command("gc")
@@ -24,14 +24,15 @@ def command(dry_run: bool, yes: bool, local_only: bool, output: str) -> None:
     findings = find_leaks(rt, cloud=not local_only)
     if yes:
         clean(rt, findings)
-    if is_json():
-        emit_json({"findings": [f.to_dict() for f in findings], "applied": yes})
-        return
-    if not findings:
-        say("nothing leaked, expired or stale")
-        return
-    for f in findings:
-        verb = "removed" if f.removed else "found"
-        say(f"{verb:8} {f.kind:18} {f.job_id:28} {f.resource}  ({f.detail})")
-    if not yes:
-        say(f"{len(findings)} finding(s); run `trainctl gc --yes` to remove them")
+
+    def text() -> None:
+        if not findings:
+            say("nothing leaked, expired or stale")
+            return
+        for f in findings:
+            verb = "removed" if f.removed else "found"
+            say(f"{verb:8} {f.kind:18} {f.job_id:28} {f.resource}  ({f.detail})")
+        if not yes:
+            say(f"{len(findings)} finding(s); run `trainctl gc --yes` to remove them")
+
+    emit({"findings": [f.to_dict() for f in findings], "applied": yes}, text)

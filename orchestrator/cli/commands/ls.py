@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.output import emit_json, is_json, output_option
+from orchestrator.cli.output import emit, output_option
 from orchestrator.cli.render import table
 
 
@@ -18,4 +18,4 @@ def command(state: str | None, output: str) -> None:
     from orchestrator.lifecycle.query import list_jobs
 
     rows = list_jobs(Runtime(), state=validate_state(state) if state else None)
-    emit_json(rows) if is_json() else table(rows)
+    emit(rows, lambda: table(rows))

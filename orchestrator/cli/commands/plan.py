@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
-from orchestrator.errors import PolicyViolationError
+from orchestrator.cli.output import emit, notice, output_option, say
 
 
 @click.command("plan")
@@ -29,21 +28,10 @@ def command(spec: str, offline: bool, target: str | None, policy_config: Path | 
     for line in loaded.notices:
         notice(line)
     plan = plan_job(Runtime(), loaded, offline=offline, policy_config=policy_config)
-    for line in plan["notices"]:
+    for line in plan.document["notices"]:
         notice(line)
-    if is_json():
-        emit_json(plan)
-    else:
-        _render(plan)
-    if plan["policy"]["blocked"]:
-        blocking = [v for v in plan["policy"]["violations"] if v["enforcement"] == "mandatory"]
-        raise PolicyViolationError(
-            f"plan for {plan['job_name']} is blocked by {len(blocking)} mandatory policy violation(s): `up` allocates nothing",
-            details=[
-                f"{v['policy']} {v['resource'] or 'stack'}: {v['message']}" + (f" (fix: {v['fix']})" if v["fix"] else "")
-                for v in blocking
-            ],
-        )
+    emit(plan.document, lambda: _render(plan.document))
+    plan.verdict.raise_if_blocked()  # the plan is printed first; then exit 3, as `trainctl check` does
 
 
 def _render(plan: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from orchestrator.cli.complete import complete_job_id
-from orchestrator.cli.output import emit_json, is_json, output_option, say
+from orchestrator.cli.output import emit, output_option, say
 
 
 @click.command("recover")
@@ -17,9 +17,10 @@ def command(job: str, output: str) -> None:
     from orchestrator.lifecycle.recover import recover_job
 
     record, actions = recover_job(Runtime(), job)
-    if is_json():
-        emit_json({**record.summary(), "actions": actions})
-        return
-    for line in actions:
-        say(f"- {line}")
-    say(f"job {record.job_id}: {record.state}")
+
+    def text() -> None:
+        for line in actions:
+            say(f"- {line}")
+        say(f"job {record.job_id}: {record.state}")
+
+    emit({**record.summary(), "actions": actions}, text)

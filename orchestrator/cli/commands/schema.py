@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.output import emit_json, output_option
+from orchestrator.cli.output import emit, emit_json, output_option
 
 
 @click.command("schema")
@@ -13,4 +13,5 @@ def command(output: str) -> None:
     """Print the JSON Schema of job spec trainctl/v1 (always JSON)."""
     from orchestrator.spec.models import json_schema
 
-    emit_json(json_schema())
+    schema = json_schema()
+    emit(schema, lambda: emit_json(schema))  # JSON either way: the schema is for machines

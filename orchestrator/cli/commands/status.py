@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from orchestrator.cli.complete import complete_job_id
-from orchestrator.cli.output import emit_json, is_json, output_option
+from orchestrator.cli.output import emit, output_option
 from orchestrator.cli.render import job_view, table
 
 
@@ -20,7 +20,7 @@ def command(job: str | None, output: str) -> None:
     rt = Runtime()
     if job is None:
         rows = list_jobs(rt, limit=10)
-        emit_json(rows) if is_json() else table(rows)
+        emit(rows, lambda: table(rows))
         return
     detail = job_status(rt, job)
-    emit_json(detail) if is_json() else job_view(detail)
+    emit(detail, lambda: job_view(detail))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
+from orchestrator.cli.output import emit, is_json, notice, output_option, say
 
 
 @click.command("up")
@@ -42,7 +42,9 @@ def command(spec: str, detach: bool, yes: bool, new: bool, target: str | None, p
         output=out,
         policy_config=policy_config,
     )
-    if is_json():
-        emit_json({**result.record.summary(), "outcome": result.outcome})
-    elif result.outcome == "finished":
-        say(f"job {result.record.job_id} {result.record.state} ({result.record.reason})")
+
+    def text() -> None:
+        if result.outcome == "finished":
+            say(f"job {result.record.job_id} {result.record.state} ({result.record.reason})")
+
+    emit({**result.record.summary(), "outcome": result.outcome}, text)

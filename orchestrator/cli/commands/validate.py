@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from orchestrator.cli.output import emit_json, is_json, notice, output_option, say
+from orchestrator.cli.output import emit, notice, output_option, say
 from orchestrator.spec.loader import check_spec
 
 
@@ -16,8 +16,10 @@ def command(spec: str, output: str) -> None:
     checked = check_spec(spec)
     for line in checked.notices:
         notice(line)
-    if is_json():
-        emit_json(checked.document)
-        return
     doc = checked.document
-    say(f"ok: {checked.source}: job {doc['name']!r} (team {doc['team']}, owner {doc['owner']}, target {doc['target']})")
+    emit(
+        doc,
+        lambda: say(
+            f"ok: {checked.source}: job {doc['name']!r} (team {doc['team']}, owner {doc['owner']}, target {doc['target']})"
+        ),
+    )

@@ -33,33 +33,125 @@ class Existing:
     account_id: str = OFFLINE_ACCOUNT  # whose job boundary the role carries; the owner the bucket must have
 
 
+@dataclass(frozen=True)
+class _Declaring:
+    """What every part of the program shares: the job, its provider and the options its resources take."""
+
+    job: CompiledJob
+    provider: Any
+    offline: bool
+    endpoint: str | None
+    existing: Existing  # retained storage to adopt, and the account
+
+    @property
+    def opts(self) -> Any:
+        import pulumi
+
+        return pulumi.ResourceOptions(provider=self.provider)
+
+    @property
+    def keep(self) -> Any:
+        """Retained on teardown (storage and logs: `down --purge` deletes them)."""
+        import pulumi
+
+        return pulumi.ResourceOptions(provider=self.provider, retain_on_delete=True)
+
+    @property
+    def replace_first(self) -> Any:
+        """Named resources: a replacement deletes the old one first (the name is taken)."""
+        import pulumi
+
+        return pulumi.ResourceOptions(provider=self.provider, delete_before_replace=True)
+
+
+@dataclass(frozen=True)
+class _Storage:
+    bucket: Any
+    settings: list[Any]
+    objects: list[Any]
+    log_group: Any
+    code_key: str
+    agent_key: str
+
+
 def declare(job: CompiledJob) -> None:
-    """Declare the job's resources (call inside a Pulumi program)."""
+    """Declare the job's resources (call inside a Pulumi program): the manifest first, then storage,
+    secrets, identity, network and the instance, and the stack outputs trainctl records."""
     import pulumi
     import pulumi_aws as aws
 
-    from orchestrator.targets.aws.bundles import agent_bundle, code_bundle
-    from orchestrator.targets.aws.instance import TrainingInstance
     from orchestrator.targets.manifest import declare_manifest
 
     declare_manifest(job)  # job-level facts for the policy pack; everything below depends on it
     config = pulumi.Config(CONFIG_NAMESPACE)
     offline = bool(config.get_bool(StackConfig.OFFLINE))
     endpoint = None if offline else _endpoint()
-    existing = Existing() if offline else existing_storage(job, endpoint)
-    spec, job_id, region = job.spec, job.job_id, job.region
-    assert region is not None and spec.resources.instance_type is not None
+    assert job.region is not None and job.spec.resources.instance_type is not None
     provider = aws.Provider(
-        "aws", region=region, default_tags=aws.ProviderDefaultTagsArgs(tags=job.tags), **_endpoint_args(endpoint)
+        "aws", region=job.region, default_tags=aws.ProviderDefaultTagsArgs(tags=job.tags), **_endpoint_args(endpoint)
     )
-    opts = pulumi.ResourceOptions(provider=provider)
-    keep = pulumi.ResourceOptions(provider=provider, retain_on_delete=True)
+    ctx = _Declaring(job, provider, offline, endpoint, Existing() if offline else existing_storage(job, endpoint))
+    storage = _declare_storage(ctx)
+    parameters = _declare_secrets(ctx, config.require_secret_object(StackConfig.SECRETS) if job.spec.secrets else None)
+    policy, profile = _declare_identity(ctx, storage, parameters)
+    template = _declare_launch_template(ctx, storage, profile, _declare_security_group(ctx))
+    instance = _declare_instance(
+        ctx, template, [policy, profile, storage.log_group, *storage.objects, *parameters, *storage.settings]
+    )
+    pulumi.export("bucket", storage.bucket.bucket)
+    pulumi.export("artifacts", storage.bucket.bucket.apply(lambda b: f"s3://{b}"))
+    pulumi.export("log_group", storage.log_group.name)
+    pulumi.export("region", job.region)
+    pulumi.export("launch_template_id", template.id)
+    pulumi.export("instance_id", instance.instance_id)
+    pulumi.export("purchased", instance.purchased)
 
-    # -- storage: artifacts, checkpoints, status, the archives the instance downloads --------------
-    bucket_name = names.bucket_name(job_id)
+
+def _declare_storage(ctx: _Declaring) -> _Storage:
+    """The retained bucket (private, encrypted, versioned, old versions expire) with the archives the
+    instance downloads, and the retained log group; adopted when an earlier allocation left them."""
+    import pulumi
+    import pulumi_aws as aws
+
+    from orchestrator.targets.aws.bundles import agent_bundle, code_bundle
+
+    job, keep, existing = ctx.job, ctx.keep, ctx.existing
+    bucket_name = names.bucket_name(job.job_id)
     bucket = aws.s3.Bucket(
         "artifacts", bucket=bucket_name, opts=pulumi.ResourceOptions.merge(keep, _adopt(pulumi, existing.bucket, bucket_name))
     )
+    settings = _bucket_settings(ctx, bucket)
+    archives_dir = job.run_dir / "bundles"
+    code = code_bundle(job.workdir, archives_dir, write=not ctx.offline)
+    agent = agent_bundle(archives_dir, write=not ctx.offline)
+    after_settings = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=settings))
+    objects = [
+        aws.s3.BucketObjectv2(
+            label,
+            bucket=bucket.id,
+            key=bundle.key,
+            source=pulumi.FileAsset(str(bundle.path)),
+            content_type="application/gzip",
+            opts=after_settings,
+        )
+        for label, bundle in (("code-bundle", code), ("agent-bundle", agent))
+    ]
+    log_group_name = names.log_group_name(job.job_id)
+    log_group = aws.cloudwatch.LogGroup(
+        "logs",
+        name=log_group_name,
+        retention_in_days=names.LOG_RETENTION_DAYS,
+        opts=pulumi.ResourceOptions.merge(keep, _adopt(pulumi, existing.log_group, log_group_name)),
+    )
+    return _Storage(bucket, settings, objects, log_group, code.key, agent.key)
+
+
+def _bucket_settings(ctx: _Declaring, bucket: Any) -> list[Any]:
+    """No public access, encryption at rest, versioning, TLS only, and expiry of old versions and stale uploads."""
+    import pulumi
+    import pulumi_aws as aws
+
+    keep = ctx.keep
     settings = [
         aws.s3.BucketPublicAccessBlock(
             "artifacts-public-access",
@@ -104,69 +196,63 @@ def declare(job: CompiledJob) -> None:
             opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=settings)),
         )
     )
-    archives_dir = job.run_dir / "bundles"
-    code = code_bundle(job.workdir, archives_dir, write=not offline)
-    agent = agent_bundle(archives_dir, write=not offline)
-    after_settings = pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(depends_on=settings))
-    objects = [
-        aws.s3.BucketObjectv2(
-            label,
-            bucket=bucket.id,
-            key=bundle.key,
-            source=pulumi.FileAsset(str(bundle.path)),
-            content_type="application/gzip",
-            opts=after_settings,
-        )
-        for label, bundle in (("code-bundle", code), ("agent-bundle", agent))
-    ]
-    log_group_name = names.log_group_name(job_id)
-    log_group = aws.cloudwatch.LogGroup(
-        "logs",
-        name=log_group_name,
-        retention_in_days=names.LOG_RETENTION_DAYS,
-        opts=pulumi.ResourceOptions.merge(keep, _adopt(pulumi, existing.log_group, log_group_name)),
-    )
+    return settings
 
-    # -- secrets: SecureString parameters the instance reads at boot ---------------------------------
-    secret_values = config.require_secret_object(StackConfig.SECRETS) if spec.secrets else None
-    parameters = [
+
+def _declare_secrets(ctx: _Declaring, secret_values: Any) -> list[Any]:
+    """One SecureString parameter per secret, which the instance reads at boot."""
+    import pulumi_aws as aws
+
+    job_id = ctx.job.job_id
+    return [
         aws.ssm.Parameter(
             f"secret-{name}",
             name=names.secret_parameter(job_id, name),
             type="SecureString",
             value=_secret(secret_values, name),
             description=f"trainctl job {job_id}: secret {name}",
-            opts=opts,
+            opts=ctx.opts,
         )
-        for name in spec.secrets
+        for name in ctx.job.spec.secrets
     ]
 
-    # -- identity: what the instance may do ------------------------------------------------------------
+
+def _declare_identity(ctx: _Declaring, storage: _Storage, parameters: list[Any]) -> tuple[Any, Any]:
+    """The instance's role (its artifacts, its log group, its secrets: nothing else) and its profile."""
+    import pulumi
+    import pulumi_aws as aws
+
+    job_id = ctx.job.job_id
     resource_name = names.resource_name(job_id)
-    replace_first = pulumi.ResourceOptions(provider=provider, delete_before_replace=True)
     role = aws.iam.Role(
         "role",
         name=resource_name,
         assume_role_policy=iam.trust_policy(),
-        permissions_boundary=iam.boundary_arn(existing.account_id),
+        permissions_boundary=iam.boundary_arn(ctx.existing.account_id),
         description=f"trainctl job {job_id}: its artifacts, its log group, SSM",
-        opts=replace_first,
+        opts=ctx.replace_first,
     )
     policy = aws.iam.RolePolicy(
         "role-policy",
         role=role.id,
         name="trainctl-job",
-        policy=pulumi.Output.all(bucket.arn, log_group.arn, *[p.arn for p in parameters]).apply(
+        policy=pulumi.Output.all(storage.bucket.arn, storage.log_group.arn, *[p.arn for p in parameters]).apply(
             lambda arns: iam.instance_policy(arns[0], arns[1], arns[2:])
         ),
-        opts=opts,
+        opts=ctx.opts,
     )
-    profile = aws.iam.InstanceProfile("instance-profile", name=resource_name, role=role.name, opts=replace_first)
+    profile = aws.iam.InstanceProfile("instance-profile", name=resource_name, role=role.name, opts=ctx.replace_first)
+    return policy, profile
 
-    # -- network and compute -------------------------------------------------------------------------------
-    group = aws.ec2.SecurityGroup(
+
+def _declare_security_group(ctx: _Declaring) -> Any:
+    """No inbound rule at all (SSM instead of SSH); all outbound traffic."""
+    import pulumi_aws as aws
+
+    job_id = ctx.job.job_id
+    return aws.ec2.SecurityGroup(
         "security-group",
-        name=resource_name,
+        name=names.resource_name(job_id),
         description=f"trainctl job {job_id}: no inbound (SSM instead of SSH); all outbound traffic",
         ingress=[],
         egress=[
@@ -180,17 +266,24 @@ def declare(job: CompiledJob) -> None:
             }
         ],
         revoke_rules_on_delete=True,
-        opts=replace_first,
+        opts=ctx.replace_first,
     )
-    image = bootstrap.image_id(spec.resources.instance_type, spec.resources.ami)
-    # Never below the image's root snapshot (EC2 refuses it); the launch checks the image it boots again.
-    root_gb = images.known_root_volume(spec.resources.instance_type, spec.resources.disk_gb, spec.resources.ami).effective_gb
-    template = aws.ec2.LaunchTemplate(
+
+
+def _declare_launch_template(ctx: _Declaring, storage: _Storage, profile: Any, group: Any) -> Any:
+    """The instance as launched: image, type, profile, IMDSv2 only, an encrypted gp3 root volume, the
+    boot script, terminate on shutdown, and the job tags on the instance, its volume and its interface."""
+    import pulumi_aws as aws
+
+    job = ctx.job
+    resources = job.spec.resources
+    assert resources.instance_type is not None
+    return aws.ec2.LaunchTemplate(
         "launch-template",
-        name=resource_name,
-        description=f"trainctl job {job_id}",
-        image_id=image,
-        instance_type=spec.resources.instance_type,
+        name=names.resource_name(job.job_id),
+        description=f"trainctl job {job.job_id}",
+        image_id=_image(ctx),
+        instance_type=resources.instance_type,
         iam_instance_profile={"arn": profile.arn},
         vpc_security_group_ids=[group.id],
         metadata_options={
@@ -203,7 +296,7 @@ def declare(job: CompiledJob) -> None:
             {
                 "device_name": bootstrap.ROOT_DEVICE,
                 "ebs": {
-                    "volume_size": root_gb,
+                    "volume_size": _root_gb(ctx),
                     "volume_type": "gp3",
                     "encrypted": "true",
                     "delete_on_termination": "true",
@@ -211,41 +304,40 @@ def declare(job: CompiledJob) -> None:
             }
         ],
         instance_initiated_shutdown_behavior="terminate",
-        user_data=bootstrap.encoded_user_data(job, code_key=code.key, agent_key=agent.key),
+        user_data=bootstrap.encoded_user_data(job, code_key=storage.code_key, agent_key=storage.agent_key),
         tag_specifications=[{"resource_type": kind, "tags": job.tags} for kind in ("instance", "volume", "network-interface")],
         update_default_version=True,
-        opts=replace_first,
+        opts=ctx.replace_first,
     )
+
+
+def _declare_instance(ctx: _Declaring, template: Any, after: list[Any]) -> Any:
+    """The training instance, launched from the template once everything it needs (``after``) exists:
+    spot (with on-demand fallback if the spec allows it) or on-demand."""
+    import pulumi
+
+    from orchestrator.targets.aws.instance import TrainingInstance
+
+    resources = ctx.job.spec.resources
     market: dict[str, Any] = {"market": "on-demand"}
-    if spec.resources.spot:
-        market = {
-            "market": "spot",
-            "spot_options": dict(SPOT_OPTIONS),
-            "on_demand_fallback": spec.resources.on_demand_fallback,
-        }
-    instance = TrainingInstance(
+    if resources.spot:
+        market = {"market": "spot", "spot_options": dict(SPOT_OPTIONS), "on_demand_fallback": resources.on_demand_fallback}
+    return TrainingInstance(
         "instance",
         {
             **market,
             "launch_template_id": template.id,
             "launch_template_version": template.latest_version.apply(str),
-            "disk_gb": root_gb,
-            "image_override": spec.resources.ami,
-            "image": image,
-            "instance_type": spec.resources.instance_type,
-            "region": region,
-            "endpoint_url": endpoint,
-            "tags": job.tags,
+            "disk_gb": _root_gb(ctx),
+            "image_override": resources.ami,
+            "image": _image(ctx),
+            "instance_type": resources.instance_type,
+            "region": ctx.job.region,
+            "endpoint_url": ctx.endpoint,
+            "tags": ctx.job.tags,
         },
-        pulumi.ResourceOptions(depends_on=[policy, profile, log_group, *objects, *parameters, *settings]),
+        pulumi.ResourceOptions(depends_on=after),
     )
-    pulumi.export("bucket", bucket.bucket)
-    pulumi.export("artifacts", bucket.bucket.apply(lambda b: f"s3://{b}"))
-    pulumi.export("log_group", log_group.name)
-    pulumi.export("region", region)
-    pulumi.export("launch_template_id", template.id)
-    pulumi.export("instance_id", instance.instance_id)
-    pulumi.export("purchased", instance.purchased)
 
 
 def existing_storage(job: CompiledJob, endpoint: str | None) -> Existing:
@@ -277,6 +369,19 @@ def existing_storage(job: CompiledJob, endpoint: str | None) -> Existing:
         groups = logs.describe_log_groups(logGroupNamePrefix=group_name).get("logGroups", [])
     adopt_group = any(g.get("logGroupName") == group_name for g in groups)
     return Existing(bucket=bucket, log_group=adopt_group, account_id=account_id)
+
+
+def _image(ctx: _Declaring) -> str:
+    resources = ctx.job.spec.resources
+    assert resources.instance_type is not None
+    return bootstrap.image_id(resources.instance_type, resources.ami)
+
+
+def _root_gb(ctx: _Declaring) -> int:
+    """Never below the image's root snapshot (EC2 refuses it); the launch checks the image it boots again."""
+    resources = ctx.job.spec.resources
+    assert resources.instance_type is not None
+    return images.known_root_volume(resources.instance_type, resources.disk_gb, resources.ami).effective_gb
 
 
 def _secret(values: Any, name: str) -> Any:

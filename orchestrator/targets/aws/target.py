@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.compile import CompiledJob
-from orchestrator.errors import TransientCloudError
+from orchestrator.errors import InternalError, TransientCloudError
 from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets.aws import names
@@ -30,11 +30,13 @@ class AwsTarget:
         self._readers: dict[str, Any] = {}
 
     def preflight(self, loaded: LoadedSpec, *, region: str | None, offline: bool) -> Preflight:
-        """Root volume, zones offering the type, vCPU quotas: see ``preflight.py``."""
-        from orchestrator.settings import get_settings
+        """Root volume, zones offering the type, vCPU quotas: see ``preflight.py``. ``region``: the job's
+        (``compile.spec_region``)."""
         from orchestrator.targets.aws.preflight import preflight
 
-        return preflight(loaded, region=region or get_settings().default_region, offline=offline)
+        if region is None:
+            raise InternalError(f"preflight of AWS job {loaded.spec.name} was given no region")
+        return preflight(loaded, region=region, offline=offline)
 
     def program(self, job: CompiledJob) -> Callable[[], None]:
         def declare() -> None:
@@ -69,12 +71,11 @@ class AwsTarget:
         from orchestrator.targets.aws import monitor
 
         seen = self.observe(record)
-        max_preemptions = int((record.spec.get("restarts") or {}).get("max_preemptions", 3))
-        done = int(getattr(record, "preemptions", 0) or 0)
+        max_preemptions = record.job_spec().restarts.max_preemptions
         newest = None
         if seen.state == RunState.STOPPED and seen.reason == PREEMPTED:
             newest = monitor.newest_checkpoint(S3Store(f"s3://{_bucket(record)}", client=self._client("s3", record)))
-        return decide(seen, preemptions=done, max_preemptions=max_preemptions, newest_checkpoint=newest)
+        return decide(seen, preemptions=record.preemptions, max_preemptions=max_preemptions, newest_checkpoint=newest)
 
     def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
         """Output from CloudWatch Logs (or the S3 copy); a transient failure returns nothing new."""
@@ -114,13 +115,10 @@ class AwsTarget:
 
 
 def region_of(record: JobRecord) -> str:
-    """The job's region: from its outputs, else its spec, else the default region setting."""
-    region = record.outputs.get("region") or (record.spec.get("resources") or {}).get("region")
-    if isinstance(region, str) and region:
-        return region
-    from orchestrator.settings import get_settings
-
-    return get_settings().default_region
+    """The job's region, as decided when it was compiled (an AWS job always has one)."""
+    if record.region is None:
+        raise InternalError(f"job {record.job_id} on target aws has no region in its record")
+    return record.region
 
 
 def _bucket(record: JobRecord) -> str:

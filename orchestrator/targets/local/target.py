@@ -122,8 +122,8 @@ class LocalTarget:
         newest = str(_artifacts(record) / "checkpoints" / stored[-1][0]) if stored else None
         return decide(
             self.observe(record),
-            preemptions=int(getattr(record, "preemptions", 0) or 0),
-            max_preemptions=int((record.spec.get("restarts") or {}).get("max_preemptions", 3)),
+            preemptions=record.preemptions,
+            max_preemptions=record.job_spec().restarts.max_preemptions,
             newest_checkpoint=newest,
         )
 
