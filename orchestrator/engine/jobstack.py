@@ -213,11 +213,6 @@ class JobStack:
         """The resources in the stack's state."""
         return list(self.export_state()["deployment"].get("resources") or [])
 
-    def outputs(self) -> dict[str, Any]:
-        """The stack's outputs as plain values (``pulumi stack output``)."""
-        with translate_errors("reading outputs", job_id=self.job_id):
-            return {k: v.value for k, v in self._stack.outputs().items()}
-
     # -- internals ----------------------------------------------------------------------------------
 
     def _guarded(self, operation: str, run: Callable[[], T]) -> T:
