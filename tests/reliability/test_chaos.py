@@ -33,6 +33,7 @@ from orchestrator.gc.findings import StackFacts
 from orchestrator.jobs.records import JobRecord
 from orchestrator.logs import configure_logging
 from orchestrator.settings import get_settings
+from orchestrator.spec.loader import parse_spec
 from orchestrator.targets.aws import compute, monitor
 from orchestrator.targets.aws.target import AwsTarget
 from orchestrator.testing import faults as fault_kinds
@@ -59,6 +60,15 @@ JSON_PREFIXES = {
 }
 SERVICES = ("ec2", "s3", "logs", "iam", "sts", "tagging", "ssm", "ce")
 JSON_TYPE = "application/x-amz-json-1.1"
+STORED_SPEC = f"""\
+name: chaos-run
+team: vision
+owner: alice@example.com
+target: aws
+resources: {{instance_type: g5.xlarge, spot: true, region: {REGION}}}
+code: {{run: python3 train.py}}
+restarts: {{max_preemptions: 2}}
+"""
 
 
 def service_of(action: str | None, target: str | None, body: bytes) -> str:
@@ -189,7 +199,7 @@ def test_monitor_reads_a_preemption_and_decides_to_relaunch_under_throttling(cha
         target="aws",
         state="running",
         created=time.time(),
-        spec={"resources": {"region": REGION}, "restarts": {"max_preemptions": 2}},
+        spec=parse_spec(STORED_SPEC).to_document(),  # as `up` stores it: normalized, every default written out
         outputs={"region": REGION, "bucket": bucket},
     )
 
