@@ -114,6 +114,9 @@ _lock = threading.Lock()
 _clients: dict[tuple[str | None, ...], Any] = {}
 _sessions: dict[tuple[str | None, ...], Any] = {}  # per identity: service models are loaded once, not per client
 _answers: dict[tuple[str | None, ...], Any] = {}  # answers asked once per command (quotas), per identity
+# Who hears of each API call a client built here makes, as (boto3 service name, operation name): tests
+# record them (tests/aws/test_iam_coverage.py) to check the IAM policies grant every call trainctl makes.
+_call_listeners: list[Callable[[str, str], None]] = []
 
 
 def client(
@@ -151,8 +154,24 @@ def client(
         )
         with calling(f"creating the {service} client"):
             built = session.client(service, region_name=region, endpoint_url=endpoint, config=config)
+        built.meta.events.register("before-call", functools.partial(_tell_listeners, service))
         _clients[key] = built
         return built
+
+
+@contextmanager
+def listening(listener: Callable[[str, str], None]) -> Iterator[None]:
+    """Within the block, ``listener(service, operation)`` hears of every call made by clients built here."""
+    _call_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _call_listeners.remove(listener)
+
+
+def _tell_listeners(service: str, *, model: Any, **_: Any) -> None:
+    for listener in list(_call_listeners):
+        listener(service, model.name)
 
 
 def call(operation: str, func: Callable[[], T], *, max_total_s: float | None = None, **context: str) -> T:

@@ -70,6 +70,16 @@ DEPLOYER_ROLE_ACTIONS = (
     *("iam:DeleteInstanceProfile", "iam:GetInstanceProfile", "iam:TagInstanceProfile", "iam:AddRoleToInstanceProfile"),
     "iam:RemoveRoleFromInstanceProfile",
 )
+# `gc` finds leaked resources by tag and lists roles and profiles to read their tags; these list actions
+# take no resource ARN. Cleaning a leaked role up detaches what was attached to it.
+DEPLOYER_INVENTORY_ACTIONS = ("tag:GetResources", "iam:ListRoles", "iam:ListInstanceProfiles")
+DEPLOYER_ROLE_CLEANUP_ACTIONS = ("iam:ListRoleTags", "iam:DetachRolePolicy")
+# The optional reporting commands (`cost --actual`, `cost activate-tags`, `prices refresh`): account-wide
+# billing and price reads that take no resource ARN; granted by their own policy, `reporting_policy()`.
+REPORTING_ACTIONS = (
+    *("ce:GetCostAndUsage", "ce:UpdateCostAllocationTagsStatus"),
+    *("pricing:GetProducts", "ec2:DescribeSpotPriceHistory"),
+)
 DEPLOYER_EC2_OWNED_ACTIONS = (
     *("ec2:TerminateInstances", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupEgress"),
     *("ec2:RevokeSecurityGroupEgress", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"),
@@ -160,6 +170,13 @@ def deployer_policy() -> dict[str, Any]:
     return {"Version": VERSION, "Statement": [*_storage_statements(), *_identity_statements(), *_compute_statements()]}
 
 
+def reporting_policy() -> dict[str, Any]:
+    """What `cost --actual`, `cost activate-tags` and `prices refresh` need besides (or without) the deployer's
+    policy (printed in docs/aws.md): Cost Explorer and the Pricing API, which scope by nothing but the account."""
+    statement = {"Sid": "CostAndPrices", "Effect": "Allow", "Action": list(REPORTING_ACTIONS), "Resource": ["*"]}
+    return {"Version": VERSION, "Statement": [statement]}
+
+
 def _storage_statements() -> list[dict[str, Any]]:
     return [
         {"Sid": "JobBuckets", "Effect": "Allow", "Action": list(DEPLOYER_BUCKET_ACTIONS), "Resource": [BUCKETS]},
@@ -213,7 +230,9 @@ def _identity_statements() -> list[dict[str, Any]]:
             "Resource": ["arn:aws:iam::*:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"],
             "Condition": {"StringLike": {"iam:AWSServiceName": "spot.amazonaws.com"}},
         },
+        {"Sid": "CleanUpJobRoles", "Effect": "Allow", "Action": list(DEPLOYER_ROLE_CLEANUP_ACTIONS), "Resource": [ROLES]},
         {"Sid": "WhoAmI", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": ["*"]},
+        {"Sid": "FindLeakedResources", "Effect": "Allow", "Action": list(DEPLOYER_INVENTORY_ACTIONS), "Resource": ["*"]},
     ]
 
 
@@ -229,6 +248,7 @@ def _compute_statements() -> list[dict[str, Any]]:
     job_parts = [_ec2_arn("security-group"), _ec2_arn("launch-template")]
     return [
         {"Sid": "Describe", "Effect": "Allow", "Action": ["ec2:Describe*"], "Resource": ["*"]},
+        {"Sid": "QuotaPreflight", "Effect": "Allow", "Action": ["servicequotas:GetServiceQuota"], "Resource": ["*"]},
         {"Sid": "Launch", "Effect": "Allow", "Action": ["ec2:RunInstances"], "Resource": [*launched, *parts, *job_parts]},
         {
             "Sid": "LaunchOnlyTagged",
