@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -107,6 +106,9 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
+    from orchestrator.cli.output import reset_output
+
+    reset_output()
     try:
         result: Any = cli.main(args=argv, prog_name="trainctl", standalone_mode=False)
     except TrainctlError as e:
@@ -124,6 +126,8 @@ def _run(argv: list[str] | None) -> int:
         return ExitCode.OK
     except Exception as e:  # noqa: BLE001 - the last line of defence: report a bug, exit 1
         if _Globals.debug:
+            import traceback
+
             traceback.print_exc()
         return _fail(
             InternalError(f"internal error: {type(e).__name__}: {e}", hint="rerun with --debug for a traceback and report it")
@@ -135,6 +139,8 @@ def _fail(error: TrainctlError) -> int:
     from orchestrator.cli.output import render_error
 
     if _Globals.debug and error.__cause__ is not None:
+        import traceback
+
         traceback.print_exception(error)
     render_error(error)
     return int(error.exit_code)

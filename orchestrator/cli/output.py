@@ -16,14 +16,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class _State:
     mode = "text"
+    emitted = False  # a JSON document is on stdout already: stdout carries one document per command
 
 
 STATE = _State()
 TEXT_AND_JSON = ("text", "json")
 
 
+def reset_output() -> None:
+    """Text mode, nothing printed yet: the state every command starts from."""
+    STATE.mode = "text"
+    STATE.emitted = False
+
+
 def _set_mode(ctx: click.Context, param: click.Parameter, value: str) -> str:
     STATE.mode = value
+    STATE.emitted = False
     return value
 
 
@@ -65,6 +73,7 @@ def emit(payload: Any, text: Callable[[], None], **formats: Callable[[], None]) 
 
 def emit_json(payload: Any) -> None:
     """Write ``payload`` as JSON on stdout."""
+    STATE.emitted = True
     sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 
@@ -80,8 +89,10 @@ def notice(message: str) -> None:
 
 
 def render_error(error: TrainctlError) -> None:
-    """Print an error: its message, one line per detail, and the hint."""
-    if is_json():
+    """Print an error: its message, one line per detail, and the hint. In JSON mode the error is the
+    command's document, unless the command printed its own first (a blocked ``plan`` prints the plan,
+    whose policy verdict says why): stdout never carries two documents."""
+    if is_json() and not STATE.emitted:
         emit_json(error.to_dict())
     click.echo(f"error: {error.message}", err=True)
     for line in error.details:

@@ -108,3 +108,13 @@ def test_plan_offline_and_check_refuse_with_the_same_error(cli, tmp_path: Path) 
     assert "max-hourly-cost [mandatory]" in checked.stderr and "require-max-runtime [mandatory]" in checked.stderr
     assert planned.stderr.splitlines()[-len(checked.stderr.splitlines()) :] == checked.stderr.splitlines()
     assert "plan for lifecycle-test on aws (offline (mock runtime))" in planned.stdout  # the plan is printed first
+
+
+def test_blocked_offline_plan_prints_one_json_document(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A blocked `plan --offline -o json` exits 3 with exactly one JSON document on stdout: the plan, whose verdict says why."""
+    result = cli("plan", str(_aws_spec(tmp_path, limits="")), "--offline", "-o", "json")
+    assert result.exit_code == 3
+    plan = json.loads(result.stdout)  # one document: json.loads refuses trailing data
+    blocking = {v["policy"] for v in plan["policy"]["violations"] if v["enforcement"] == "mandatory"}
+    assert "require-max-runtime" in blocking
+    assert "blocked by policy" in result.stderr
