@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from orchestrator.home import engine_cache_dir
+
 REPO = Path(__file__).resolve().parent.parent
 TRAINCTL = str(Path(sys.executable).parent / "trainctl")
 SPEC = """name: bench-job
@@ -41,7 +43,7 @@ LONG_SPEC = SPEC.replace("sleep 0.5", "sleep 600")
 
 
 def _env(home: Path) -> dict[str, str]:
-    engines = os.environ.get("TRAINCTL_ENGINE_DIR") or str(Path.home() / ".trainctl" / "engine")
+    engines = os.environ.get("TRAINCTL_ENGINE_DIR") or str(engine_cache_dir())
     return {
         **os.environ,
         "TRAINCTL_HOME": str(home),

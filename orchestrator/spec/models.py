@@ -73,7 +73,11 @@ class Resources(_Strict):
     )
     spot: StrictBool = Field(default=False, description="buy spot capacity")
     on_demand_fallback: StrictBool = Field(default=True, description="with spot: launch on-demand when no spot capacity is left")
-    disk_gb: Annotated[StrictInt, Field(ge=8, le=16384)] = Field(default=50, description="root volume size in GB")
+    disk_gb: Annotated[StrictInt, Field(ge=8, le=16384)] = Field(
+        default=50,
+        description="root volume size in GB; on aws raised to the boot image's root snapshot when smaller "
+        "(75 GB for the GPU image), with a notice in plan",
+    )
     region: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] | None = Field(
         default=None, description="cloud region; when unset, the default_region setting"
     )
