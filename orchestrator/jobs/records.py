@@ -77,6 +77,9 @@ class JobRecord(BaseModel):
     torn_down: bool = False
     purged: bool = False  # `down --purge` deleted its artifacts
     preemptions: int = 0  # spot preemptions recovered so far (restarts.max_preemptions bounds them)
+    # Why a stop of the current run was asked for (a signal to an attached `up`), until the run's teardown
+    # ends: `recover` finishes such a stop instead of taking a live agent for a job that keeps running.
+    stop_requested: str | None = None
     # Earlier runs of this job (before a preemption relaunch or a resume): (started, ended, hourly_usd).
     # ``started_at``/``ended_at``/``hourly_usd`` describe the current (latest) run.
     past_runs: list[tuple[float, float, float]] = []

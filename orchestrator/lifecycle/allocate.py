@@ -91,6 +91,7 @@ def _provisioning(rt: Runtime, job: CompiledJob, existing: JobRecord | None) -> 
         update={
             "state": JobState.PROVISIONING,
             "reason": None,
+            "stop_requested": None,
             "exit_code": None,
             "ended_at": None,
             "torn_down": False,

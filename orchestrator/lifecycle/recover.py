@@ -47,8 +47,14 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
         # a teardown under way (e.g. the agent's finalize) has the same goal: wait for it, then repair
         lock_wait = TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0
         with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.RECOVER, wait_s=lock_wait):
-            resources = _repair_state(stack, actions)
+            resources, teardown_begun = _repair_state(stack, actions)
             agent = live_agent(resources)
+            if agent is not None and (teardown_begun or record.stop_requested):
+                # a stop was asked for (a signal to `up`, cut short by a second one) or the engine died
+                # deleting the job: finish that stop rather than take the agent for a job that keeps running
+                stop_agent(resources)
+                actions.append(f"stopped agent {agent}: {record.stop_requested or 'its teardown had begun'}")
+                agent = None
             actions.extend(stop_strays(job_id, agent))
             if agent is not None:
                 actions.append(f"agent {agent} is alive: the job keeps running")
@@ -57,13 +63,15 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
                 return fixed, actions or ["nothing to repair"]
     owned = [r for r in resources if not r["type"].startswith("pulumi:")]
     if owned or not record.torn_down:
-        record = teardown_job(rt, job_id, requested=JobState.INTERRUPTED, reason=record.reason or "recovered after a crash")
+        why = record.stop_requested or record.reason or "recovered after a crash"
+        record = teardown_job(rt, job_id, requested=JobState.INTERRUPTED, reason=why)
         actions.append(f"finished teardown ({len(owned)} resource(s) left in state); artifacts kept")
     return record, actions or ["nothing to repair"]
 
 
-def _repair_state(stack: JobStack, actions: list[str]) -> list[dict[str, Any]]:
-    """Clear stale locks, drop pending operations, refresh; return the resources left in state."""
+def _repair_state(stack: JobStack, actions: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    """Clear stale locks, drop pending operations, refresh; return the resources left in state and
+    whether a teardown had begun (a pending delete was dropped)."""
     if stack.clear_stale_lock():
         actions.append("cleared the lock of a dead engine and stopped its leftover plugins")
     stack.cancel()
@@ -74,7 +82,7 @@ def _repair_state(stack: JobStack, actions: list[str]) -> list[dict[str, Any]]:
         stack.import_state(state)
         actions.append(f"dropped {len(pending)} pending operation(s): " + ", ".join(_describe(p) for p in pending))
     stack.refresh()
-    return stack.resources()
+    return stack.resources(), any(op.get("type") == "deleting" for op in pending)
 
 
 def live_agent(resources: list[dict[str, Any]]) -> int | None:
@@ -86,6 +94,18 @@ def live_agent(resources: list[dict[str, Any]]) -> int | None:
         if "start_ticks" in outputs and "pid" in outputs and is_alive(int(outputs["pid"]), outputs["start_ticks"]):
             return int(outputs["pid"])
     return None
+
+
+def stop_agent(resources: list[dict[str, Any]]) -> None:
+    """Stop the job's agent session as its own delete would: SIGTERM, its grace period, then SIGKILL
+    (never a process whose start time differs from the recorded one)."""
+    from orchestrator.agent.procs import terminate_session
+
+    for resource in resources:
+        outputs = resource.get("outputs") or {}
+        if "start_ticks" in outputs and "pid" in outputs:
+            grace = float(outputs.get("grace_period_s") or 10.0) + 10.0
+            terminate_session(int(outputs["pid"]), grace, leader_ticks=outputs["start_ticks"])
 
 
 def stop_strays(job_id: str, agent: int | None) -> list[str]:

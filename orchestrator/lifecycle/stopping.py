@@ -24,6 +24,9 @@ def teardown_after_stop(rt: Runtime, job_id: str, stop: GracefulStop, say: Say, 
     """After a signal (or a failed allocation): stop the run with a final checkpoint, keep artifacts."""
     say(f"stopping job {job_id}: final checkpoint, then teardown (artifacts are kept)")
     why = reason or f"stopped by signal {stop.signum}"
+    record = rt.ledger.load(job_id)
+    if record is not None:  # should a second signal cut the teardown short, `recover` finishes this stop
+        rt.ledger.save(record.model_copy(update={"stop_requested": why}))
     try:
         teardown_job(rt, job_id, requested=JobState.INTERRUPTED, reason=why, on_event=EngineProgress(), wait_s=60.0)
     except TrainctlError:

@@ -73,6 +73,7 @@ def _ended(record: JobRecord, seen: Observation, *, requested: JobState | None, 
             "started_at": started,
             "ended_at": ended,
             "torn_down": True,
+            "stop_requested": None,
         }
     )
     updated.cost_usd = accrued_cost(updated, ended)

@@ -62,7 +62,7 @@ def test_sigint_during_up_stops_cleanly(tc: Trainctl, make_job, point: str) -> N
     assert tc.json("status", job["job_id"])["next"].startswith(f"trainctl up {spec} ")
     assert engine_locks(tc.home) == [], output
     assert pending_operations(tc.home, job_id) == []
-    assert live_resources(tc.home, job_id) == []
+    assert live_resources(tc.home, job_id) == [], output
     down = tc.run("down", job_id)
     assert down.returncode == 0, down.stderr
     assert job_processes(job_id) == []
@@ -106,7 +106,7 @@ def test_second_signal_skips_waiting_and_recover_clears_the_rest(tc: Trainctl, m
     assert recovered.returncode == 0, recovered.stderr
     assert engine_locks(tc.home) == []
     assert pending_operations(tc.home, job_id) == []
-    assert live_resources(tc.home, job_id) == []
+    assert live_resources(tc.home, job_id) == [], recovered.stdout + recovered.stderr
     assert job_processes(job_id) == []
     assert not (tc.home / "runs" / job_id).exists()
 
