@@ -31,7 +31,7 @@ test: setup lint typecheck unit
 
 # The inner loop: every test that needs no Pulumi engine (no engine install either); `make test` runs all.
 test-fast: $(STAMP)
-	$(BIN)/pytest -m "not engine and not e2e_aws" -q
+	$(BIN)/pytest -m "not engine and not e2e_aws" -q -n 2
 
 # The installed product: sdist + wheel, installed into a fresh venv outside the checkout, then used
 # from a temporary directory (also part of `unit`; this runs it alone).
