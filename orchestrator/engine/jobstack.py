@@ -9,7 +9,9 @@ lock held by a dead engine on this host is cleared and the operation retried onc
 Engine starts are counted against what an operation needs: the engine's version is known from its
 install, no ``stack select`` follows a ``stack init``, ``up`` takes the stack outputs from its own
 event stream (no ``stack output`` afterwards), and no operation reads a ``stack history`` summary.
-Stack tags travel in the ``pulumi:tags`` config, which the engine applies at every update.
+Stack tags are written once by ``configure``: on the file backend, whose engine does not turn the
+``pulumi:tags`` config into stack tags, as one write of the backend's tags object; elsewhere, one
+``stack tag set`` per tag.
 """
 
 from __future__ import annotations
