@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-deps
 
-.PHONY: setup engine test test-fast wheel-test dist lint typecheck unit demo bench spec-schema e2e-aws clean
+.PHONY: setup engine test-deps test test-fast wheel-test dist lint typecheck unit demo bench spec-schema e2e-aws clean
 
 setup: $(STAMP) engine
 
@@ -27,7 +27,11 @@ typecheck: $(STAMP)
 unit: setup
 	$(BIN)/pytest
 
-test: setup lint typecheck unit
+# Real components the tests drive that pip does not install (tests/deps/README.md).
+test-deps: setup
+	@for s in tests/deps/*.sh; do [ -e "$$s" ] || continue; echo "test-deps: $$s"; bash "$$s" || exit 1; done
+
+test: setup test-deps lint typecheck unit
 
 # The inner loop: every test that needs no Pulumi engine (no engine install either); `make test` runs all.
 test-fast: $(STAMP)
