@@ -27,6 +27,8 @@ def valid_specs(draw: st.DrawFn) -> dict[str, Any]:
     if target == "aws" or draw(st.booleans()):
         resources["instance_type"] = draw(st.sampled_from(["g5.xlarge", "p4d.24xlarge", "t3.micro", "g4dn.12xlarge"]))
     if draw(st.booleans()):
+        resources["nodes"] = draw(st.integers(1, 64))
+    if draw(st.booleans()):
         resources["spot"] = draw(st.booleans())
         resources["on_demand_fallback"] = draw(st.booleans())
         resources["disk_gb"] = draw(st.integers(8, 16384))

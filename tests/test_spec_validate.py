@@ -49,6 +49,7 @@ def test_json_output_is_the_normalized_spec(cli, tmp_path: Path) -> None:
     assert doc["target"] == "local"
     assert doc["resources"] == {
         "instance_type": None,
+        "nodes": 1,
         "spot": False,
         "on_demand_fallback": True,
         "disk_gb": 50,
@@ -87,6 +88,10 @@ BAD_CASES = {
     "env value not string": (VALID + "env:\n  LR: 0.1\n", "env.LR", 7),
     "duplicate key": (VALID + "team: other\n", "team: key appears twice", 6),
     "absolute checkpoint path": (VALID + "checkpoints:\n  path: /tmp/x\n", "checkpoints.path", 7),
+    "zero nodes": (VALID + "resources:\n  nodes: 0\n", "resources.nodes", 7),
+    "too many nodes": (VALID + "resources:\n  nodes: 65\n", "resources.nodes", 7),
+    "nodes as string": (VALID + "resources:\n  nodes: '4'\n", "resources.nodes", 7),
+    "fractional nodes": (VALID + "resources:\n  nodes: 2.5\n", "resources.nodes", 7),
 }
 
 
@@ -158,3 +163,11 @@ def test_schema_is_json_schema_of_the_spec(cli) -> None:
     assert set(schema["required"]) == {"name", "team", "owner", "code"}
     for field in ("apiVersion", "cost_center", "target", "resources", "env", "secrets", "checkpoints", "limits", "restarts"):
         assert field in schema["properties"], field
+
+
+def test_nodes_is_a_field_of_every_target(cli, tmp_path: Path) -> None:
+    """resources.nodes: 4 validates on the local target with no ignored-field notice and is kept in the normalized spec."""
+    result = cli("validate", write(tmp_path, VALID + "resources:\n  nodes: 4\n"), "--output", "json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["resources"]["nodes"] == 4
+    assert "ignored" not in result.stderr

@@ -71,6 +71,11 @@ class Resources(_Strict):
     instance_type: Annotated[str, StringConstraints(strict=True, pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")] | None = Field(
         default=None, description="the cloud instance type, e.g. g5.xlarge; required when target is aws"
     )
+    nodes: Annotated[StrictInt, Field(ge=1, le=64)] = Field(
+        default=1,
+        description="machines the job runs on, all alike; more than 1 is a distributed job (torchrun's "
+        "NNODES, NODE_RANK, MASTER_ADDR and MASTER_PORT are set on every node)",
+    )
     spot: StrictBool = Field(default=False, description="buy spot capacity")
     on_demand_fallback: StrictBool = Field(default=True, description="with spot: launch on-demand when no spot capacity is left")
     disk_gb: Annotated[StrictInt, Field(ge=8, le=16384)] = Field(
