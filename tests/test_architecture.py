@@ -22,7 +22,7 @@ DOC = REPO / "docs" / "architecture.md"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("orchestrator", "orchestrator.errors", "orchestrator.home", "orchestrator.vocabulary")),
     ("runtime", ("orchestrator.settings", "orchestrator.logs", "orchestrator.retry", "orchestrator.jobs.backend")),
-    ("seams", ("orchestrator.spec", "orchestrator.cloud", "orchestrator.engine", "orchestrator.agent")),
+    ("seams", ("orchestrator.spec", "orchestrator.cloud", "orchestrator.engine", "orchestrator.agent", "orchestrator.store")),
     ("domain", ("orchestrator.compile", "orchestrator.jobs", "orchestrator.cost", "orchestrator.region", "orchestrator.workdir")),
     ("targets", ("orchestrator.targets", "orchestrator.policy")),
     (

@@ -126,15 +126,19 @@ def client(
     endpoint_url: str | None = None,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     use_settings: bool = True,
+    path_style: bool = False,
+    profile: str | None = None,
 ) -> Any:
-    """A boto3 client for ``service`` (cached per service, region, endpoint, attempts and identity).
+    """A boto3 client for ``service`` (cached per service, region, endpoint, attempts, options and identity).
 
     ``use_settings=False`` skips trainctl's settings (the agent on an instance has none): then only an
     explicit ``endpoint_url`` or botocore's own ``AWS_ENDPOINT_URL`` handling choose the endpoint.
+    ``path_style`` addresses S3 buckets in the path (S3-compatible servers); ``profile`` names the AWS
+    profile to use instead of the environment's.
     """
     endpoint = endpoint_url or (configured_endpoint() if use_settings else None)
-    identity = _identity()
-    key = (service, region, endpoint, str(max_attempts), *identity)
+    identity = (*_identity(), profile)
+    key = (service, region, endpoint, str(max_attempts), str(path_style), *identity)
     with _lock:
         cached = _clients.get(key)
         if cached is not None:
@@ -144,13 +148,15 @@ def client(
 
         session = _sessions.get(identity)
         if session is None:
-            session = _sessions[identity] = boto3.session.Session()
+            with calling("opening the AWS session", profile=profile or "default"):
+                session = _sessions[identity] = boto3.session.Session(profile_name=profile)
 
         config = Config(
             retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=5,
             read_timeout=30,
             user_agent_extra="trainctl",
+            s3={"addressing_style": "path"} if path_style else None,
         )
         with calling(f"creating the {service} client"):
             built = session.client(service, region_name=region, endpoint_url=endpoint, config=config)

@@ -18,11 +18,11 @@ the engine, on its standard input.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
+
+from orchestrator.store.files import write_atomic
 
 SETTINGS_PREFIX = ".trainctl/stack-settings/trainctl"
 
@@ -56,7 +56,7 @@ class FileSettingsStore:
             return None
 
     def save(self, job_id: str, data: bytes) -> None:
-        _write_atomic(self.path(job_id), data)
+        write_atomic(self.path(job_id), data)
 
     def save_stack_tags(self, job_id: str, tags: Mapping[str, str]) -> None:
         """Write the stack's tags object (``<stack>.pulumi-tags``, the file backend's own format) in one go.
@@ -64,23 +64,10 @@ class FileSettingsStore:
         The file backend keeps stack tags in that object and sets them one ``stack tag set`` engine
         start per tag; the engine does not apply ``pulumi:tags`` config to them in this backend.
         """
-        _write_atomic(self.stacks / f"{job_id}.pulumi-tags", json.dumps({"version": 1, "tags": dict(tags)}).encode())
+        write_atomic(self.stacks / f"{job_id}.pulumi-tags", json.dumps({"version": 1, "tags": dict(tags)}).encode())
 
     def remove(self, job_id: str) -> None:
         self.path(job_id).unlink(missing_ok=True)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """A reader sees the old content or the new one, never half of one; mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def settings_store(state_url: str) -> SettingsStore | None:
