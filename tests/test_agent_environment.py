@@ -51,7 +51,13 @@ def test_run_gets_base_spec_env_secrets_and_contract_only(tmp_path: Path, monkey
     assert "AWS_SECRET_ACCESS_KEY" not in env and CALLER_KEY not in json.dumps(env)
     assert env["MY_TOKEN"] == SECRET and env["LR"] == "0.1" and env["LC_TIME"] == "C"
     assert env["TRAINCTL_JOB_ID"] == "envtest-abc123" and env["TRAINCTL_JOB_HOME"] == str(tmp_path)
-    contract = {"TRAINCTL_CHECKPOINT_DIR", "TRAINCTL_RESUME_FROM", "TRAINCTL_ARTIFACT_DIR", "PYTHONUNBUFFERED"}
+    contract = {
+        "TRAINCTL_CHECKPOINT_DIR",
+        "TRAINCTL_RESUME_FROM",
+        "TRAINCTL_ARTIFACT_DIR",
+        "TRAINCTL_METRICS_FILE",
+        "PYTHONUNBUFFERED",
+    }
     allowed = {*BASE_NAMES, *IDENTITY_NAMES, *contract, "LR", "MY_TOKEN"}
     shell_own = {"PWD", "SHLVL", "_"}  # the shell that runs the command sets these itself
     assert {k for k in env if k not in allowed | shell_own and not k.startswith("LC_")} == set()

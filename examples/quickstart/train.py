@@ -1,8 +1,10 @@
 """Logistic regression on a generated data set, in pure Python: a real (small) training job.
 
 Follows trainctl's contract: checkpoints go to $TRAINCTL_CHECKPOINT_DIR after every epoch; a run
-resumes from $TRAINCTL_RESUME_FROM when it is set; SIGTERM saves a checkpoint and exits; final
-metrics go to stdout and to $TRAINCTL_ARTIFACT_DIR/metrics.json.
+resumes from $TRAINCTL_RESUME_FROM when it is set; SIGTERM saves a checkpoint and exits; loss and
+accuracy of every epoch are appended to $TRAINCTL_METRICS_FILE (`trainctl status` and `top` show the
+newest, the Prometheus exporter serves them); final metrics go to stdout and to
+$TRAINCTL_ARTIFACT_DIR/metrics.json.
 """
 
 from __future__ import annotations
@@ -73,6 +75,14 @@ def save_checkpoint(directory: Path, state: dict[str, object]) -> Path:
     return path
 
 
+def report(path: str, values: dict[str, float]) -> None:
+    """Append one line of numbers to the metrics file trainctl reads (nothing when run outside trainctl)."""
+    if not path:
+        return
+    with open(path, "a") as handle:
+        handle.write(json.dumps(values) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=8)
@@ -85,6 +95,7 @@ def main() -> int:
     ckpt_dir = Path(os.environ.get("TRAINCTL_CHECKPOINT_DIR", "checkpoints"))
     artifacts = Path(os.environ.get("TRAINCTL_ARTIFACT_DIR", "artifacts"))
     resume = os.environ.get("TRAINCTL_RESUME_FROM", "")
+    metrics_file = os.environ.get("TRAINCTL_METRICS_FILE", "")
 
     train, test = make_data(args.samples, seed=1), make_data(args.samples // 4, seed=2)
     weights, bias, start = [0.0] * FEATURES, 0.0, 0
@@ -96,7 +107,9 @@ def main() -> int:
     for n in range(start + 1, args.epochs + 1):
         weights, bias, loss = epoch(weights, bias, train, lr)
         save_checkpoint(ckpt_dir, {"epoch": n, "weights": weights, "bias": bias, "loss": loss})
-        print(f"epoch {n}/{args.epochs} loss={loss:.4f}", flush=True)
+        acc = accuracy(weights, bias, test)
+        report(metrics_file, {"epoch": n, "loss": round(loss, 6), "accuracy": round(acc, 6)})
+        print(f"epoch {n}/{args.epochs} loss={loss:.4f} accuracy={acc:.4f}", flush=True)
         time.sleep(args.epoch_seconds)
         if stop_requested:
             print(f"SIGTERM: checkpoint of epoch {n} saved, stopping", flush=True)

@@ -22,12 +22,16 @@ from orchestrator.agent import procs
 from orchestrator.agent.checkpoints import CheckpointSync, restore_newest
 from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.environment import run_environment
+from orchestrator.agent.script_metrics import ENV_NAME as METRICS_ENV
+from orchestrator.agent.script_metrics import FILE_NAME as METRICS_FILE_NAME
+from orchestrator.agent.script_metrics import ScriptMetrics
 from orchestrator.agent.store import Store
 from orchestrator.vocabulary import RunState
 
 TICK_S = 0.1
 OUTPUT_KEY = "logs/output.log"
 STATUS_KEY = "status.json"
+METRICS_KEY = "metrics.jsonl"  # the script's metrics file, kept with the job's artifacts when the run ends
 OUTPUTS_PREFIX = "outputs"
 
 InterruptionCheck = Callable[[], bool]
@@ -43,6 +47,8 @@ class Supervisor:
         self.ckpt_dir = self.workdir / config.checkpoint_path
         self.outputs_dir = self.workdir / ".trainctl" / "outputs"
         self.sync = CheckpointSync(self.ckpt_dir, store, config.keep_last)
+        self.metrics = ScriptMetrics(self.workdir / ".trainctl" / METRICS_FILE_NAME)
+        self._log: IO[bytes] | None = None
         self.interruption = interruption
         self.stop_reason: str | None = None
         self.started_at = config.started_at or time.time()
@@ -71,6 +77,7 @@ class Supervisor:
         self.outputs_dir.mkdir(parents=True, exist_ok=True)
         self._write_status(state=RunState.RUNNING)
         with self._output() as log:
+            self._log = log
             code = self._run_all(log)
         return code
 
@@ -109,6 +116,7 @@ class Supervisor:
             "TRAINCTL_CHECKPOINT_DIR": str(self.ckpt_dir),
             "TRAINCTL_RESUME_FROM": str(resume_from) if resume_from else "",
             "TRAINCTL_ARTIFACT_DIR": str(self.outputs_dir),
+            METRICS_ENV: str(self.metrics.path),
             "PYTHONUNBUFFERED": "1",
         }
         env = run_environment(
@@ -181,6 +189,7 @@ class Supervisor:
         if now - self._last_sync >= self.cfg.sync_interval_s:
             self._sync_now()
         if now - self._last_beat >= self.cfg.heartbeat_s:
+            self._read_metrics()
             self._write_status()
 
     def _sync_now(self) -> None:
@@ -194,8 +203,26 @@ class Supervisor:
         if newest:
             self.status["newest_checkpoint"] = newest
 
+    def _read_metrics(self) -> None:
+        """Fold the script's newly appended metrics into the status (a bad file never stops the agent)."""
+        try:
+            self.metrics.poll(time.time())
+        except Exception as e:  # noqa: BLE001 - the script's file is untrusted input; supervision goes on
+            self.metrics.first_problem = self.metrics.first_problem or f"unreadable ({type(e).__name__}: {e})"
+        warning = self.metrics.take_warning()
+        if warning and self._log is not None:
+            self._line(self._log, f"[trainctl] warning: {warning}")
+        if self.metrics.newest:
+            self.status["metrics"] = dict(self.metrics.newest)
+            self.status["metrics_updated_at"] = self.metrics.updated_at
+        if self.metrics.skipped:
+            self.status["metrics_skipped"] = self.metrics.skipped
+
     def _finish(self, state: RunState, code: int, *, reason: str) -> int:
         self._sync_now()
+        self._read_metrics()
+        if self.metrics.path.is_file():
+            self.store.put_path(self.metrics.path, METRICS_KEY)
         if any(self.outputs_dir.iterdir()):
             self.store.put_path(self.outputs_dir, OUTPUTS_PREFIX)
         self._write_status(state=state, exit_code=code, reason=reason, ended_at=time.time())

@@ -83,6 +83,9 @@ class JobRecord(BaseModel):
     # Earlier runs of this job (before a preemption relaunch or a resume): (started, ended, hourly_usd).
     # ``started_at``/``ended_at``/``hourly_usd`` describe the current (latest) run.
     past_runs: list[tuple[float, float, float]] = []
+    # The newest values the training script reported (TRAINCTL_METRICS_FILE), kept when the job ends; a
+    # running job's live values are in its agent's status (``lifecycle.query.script_metrics``).
+    metrics: dict[str, float] = {}
 
     @model_validator(mode="before")
     @classmethod

@@ -43,7 +43,13 @@ def current(rt: Runtime, record: JobRecord) -> JobRecord:
         return record
     state = RUN_OUTCOMES.get(seen.state, JobState.INTERRUPTED)
     updated = record.model_copy(
-        update={"state": state, "reason": seen.reason, "exit_code": seen.exit_code, "ended_at": seen.ended_at or time.time()}
+        update={
+            "state": state,
+            "reason": seen.reason,
+            "exit_code": seen.exit_code,
+            "ended_at": seen.ended_at or time.time(),
+            "metrics": seen.metrics or record.metrics,
+        }
     )
     rt.ledger.save(updated)
     return updated
@@ -56,11 +62,26 @@ def job_status(rt: Runtime, ref: str) -> dict[str, Any]:
     summary["torn_down"] = record.torn_down
     summary["next"] = next_step(record)
     summary["outputs"] = record.outputs
+    summary["metrics"] = record.metrics
     if record.state in ACTIVE_STATES:
         seen = get_target(record.target).observe(record)
         summary["newest_checkpoint"] = seen.newest_checkpoint
         summary["heartbeat_age_s"] = round(time.time() - seen.updated_at, 1) if seen.updated_at else None
+        summary["metrics"] = seen.metrics or record.metrics
     return summary
+
+
+def script_metrics(rt: Runtime, ref: str) -> dict[str, float]:
+    """The newest metrics the training script of job ``ref`` (an id, or a name for its newest job) reported
+    through ``TRAINCTL_METRICS_FILE``, name -> number; empty when it reported none. A running job's live
+    values come from its agent's status; an ended job's were kept in its record when it ended. No engine
+    process starts."""
+    record = current(rt, rt.ledger.resolve(ref))
+    if record.state in ACTIVE_STATES:
+        live = get_target(record.target).observe(record).metrics
+        if live:
+            return live
+    return dict(record.metrics)
 
 
 def next_step(record: JobRecord) -> str | None:

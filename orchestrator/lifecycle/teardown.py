@@ -74,6 +74,7 @@ def _ended(record: JobRecord, seen: Observation, *, requested: JobState | None, 
             "ended_at": ended,
             "torn_down": True,
             "stop_requested": None,
+            "metrics": seen.metrics or record.metrics,
         }
     )
     updated.cost_usd = accrued_cost(updated, ended)

@@ -23,6 +23,8 @@ class Observation:
     ended_at: float | None = None
     newest_checkpoint: str | None = None
     updated_at: float | None = None
+    # The newest values the training script reported (TRAINCTL_METRICS_FILE), name -> number.
+    metrics: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,18 @@ def status_fields(status: dict[str, Any] | None) -> dict[str, Any]:
     """The Observation fields an agent's ``status.json`` carries (every target reads the same file)."""
     status = status or {}
     keys = ("reason", "exit_code", "started_at", "ended_at", "newest_checkpoint", "updated_at")
-    return {key: status.get(key) for key in keys}
+    fields = {key: status.get(key) for key in keys}
+    fields["metrics"] = script_metrics_of(status)
+    return fields
+
+
+def script_metrics_of(status: dict[str, Any] | None) -> dict[str, float] | None:
+    """The script's newest metrics in an agent status, numbers only (None when it reported none)."""
+    metrics = (status or {}).get("metrics")
+    if not isinstance(metrics, dict):
+        return None
+    numbers = {str(k): float(v) for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    return numbers or None
 
 
 class Target(Protocol):

@@ -4,8 +4,9 @@ Environment: STEPS (default 20), STEP_SECONDS (0.2), FAIL_AT (exit 3 at that ste
 FAIL_ALWAYS (exit 3 at FAIL_AT even when resumed), IGNORE_SIGTERM (keep training through SIGTERM: a
 stop then waits out the grace period), REPORT_ENV (comma-separated names: prints ``env NAME len=N
 sha256=PREFIX`` for each at start, never the value), ENV_DUMP (write the run's environment as JSON to
-that file name in TRAINCTL_ARTIFACT_DIR). Writes ``step-NNNN.json`` checkpoints, resumes from
-TRAINCTL_RESUME_FROM, saves a checkpoint and exits 143 on SIGTERM.
+that file name in TRAINCTL_ARTIFACT_DIR), LOSS_SCALE (default 1.0: each step appends
+``{"step": N, "loss": LOSS_SCALE / N}`` to TRAINCTL_METRICS_FILE when that is set). Writes
+``step-NNNN.json`` checkpoints, resumes from TRAINCTL_RESUME_FROM, saves a checkpoint and exits 143 on SIGTERM.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def main() -> int:
     for step in range(start + 1, steps + 1):
         time.sleep(step_s)
         (ckpt / f"step-{step:04d}.json").write_text(json.dumps({"step": step}))
+        if os.environ.get("TRAINCTL_METRICS_FILE"):
+            with open(os.environ["TRAINCTL_METRICS_FILE"], "a") as metrics:
+                metrics.write(json.dumps({"step": step, "loss": float(os.environ.get("LOSS_SCALE", "1.0")) / step}) + "\n")
         print(f"step {step}", flush=True)
         if fail_at and step == fail_at and (not resume or os.environ.get("FAIL_ALWAYS")):
             print(f"failing at step {step}", file=sys.stderr, flush=True)

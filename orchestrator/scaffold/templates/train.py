@@ -49,11 +49,12 @@ def main() -> int:
         state["weight"] += lr * (1.0 - state["weight"])  # the "model": replace with yours
         state["epoch"] = float(epoch)
         loss = (1.0 - state["weight"]) ** 2
+        accuracy = state["weight"]  # your validation accuracy here
         save_checkpoint(checkpoints, state)
         if metrics:
             with open(metrics, "a") as handle:
-                handle.write(json.dumps({"step": epoch, "loss": loss}) + "\n")
-        print(f"epoch {epoch}/{args.epochs} loss={loss:.4f}", flush=True)
+                handle.write(json.dumps({"step": epoch, "loss": loss, "accuracy": accuracy}) + "\n")
+        print(f"epoch {epoch}/{args.epochs} loss={loss:.4f} accuracy={accuracy:.4f}", flush=True)
         if stop_requested:
             print(f"SIGTERM: checkpoint of epoch {epoch} saved, stopping", flush=True)
             return 143
