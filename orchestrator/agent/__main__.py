@@ -9,6 +9,7 @@ from pathlib import Path
 
 from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.environment import without_secrets
+from orchestrator.agent.group import RELAUNCH_REASONS
 from orchestrator.agent.store import open_store
 from orchestrator.agent.supervisor import Supervisor
 from orchestrator.home import restrict_umask
@@ -32,8 +33,8 @@ def main(argv: list[str]) -> int:
     # Hooks outlive the agent (own session) and do not carry the job id: they are not the job's processes.
     # Nor do they carry the job's secrets: they tear the job down, they do not run it.
     env = without_secrets(os.environ, [*config.secret_names, "TRAINCTL_JOB_ID"])
-    # After a preemption the job is relaunched (by `up`, or `up` again), not torn down: no finalize.
-    finalize = None if supervisor.stop_reason == "spot-interruption" else config.finalize_command
+    # After a preemption or a lost node the job is relaunched (by `up`, or `up` again), not torn down: no finalize.
+    finalize = None if supervisor.stop_reason in RELAUNCH_REASONS else config.finalize_command
     for hook in (finalize, config.shutdown_command):
         if hook:
             subprocess.Popen(hook, start_new_session=True, stdin=subprocess.DEVNULL, env=env)

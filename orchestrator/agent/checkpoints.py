@@ -60,7 +60,11 @@ def restore_newest(store: Store, directory: Path) -> Path | None:
     stored = stored_checkpoints(store)
     if not stored:
         return None
-    name = stored[-1][0]
+    return restore(store, directory, stored[-1][0])
+
+
+def restore(store: Store, directory: Path, name: str) -> Path:
+    """Copy the store's checkpoint ``name`` into ``directory`` (unless there already); return its local path."""
     target = directory / name
     if not target.exists():
         store.get_path(f"{PREFIX}/{name}", target)

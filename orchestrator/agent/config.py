@@ -39,6 +39,24 @@ class AgentConfig:
     spot_notice_url: str | None = None
     shutdown_command: list[str] | None = None
     finalize_command: list[str] | None = None
+    # Multi-node jobs: this node's rank, how many nodes, every node's address in rank order (rank 0's
+    # is the rendezvous address) and the rendezvous port. One node: rank 0 of 1, no addresses.
+    node_rank: int = 0
+    num_nodes: int = 1
+    node_addrs: list[str] = field(default_factory=list)
+    master_port: int | None = None
+    # Which allocation of the job the node agents belong to (a relaunch gets a new one): a node never
+    # takes an earlier allocation's group decisions for its own.
+    launch_id: str = ""
+    # A node whose heartbeat has not changed for this long is lost (a node not heard from at all gets
+    # ``node_start_timeout_s``): the group stops and the job is relaunched as a whole.
+    node_timeout_s: float = 30.0
+    node_start_timeout_s: float = 600.0
+
+    @property
+    def multi_node(self) -> bool:
+        """Whether this agent is one node of several."""
+        return self.num_nodes > 1
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)

@@ -2,7 +2,8 @@
 
 A run gets a short base taken from the agent's environment (:data:`BASE_NAMES`, ``LC_*``), the
 job's identity markers, the names its target lets through, the spec's ``env`` and ``secrets``, and
-the contract's ``TRAINCTL_*`` variables; nothing else (no cloud keys of the person who ran `up`).
+the contract's ``TRAINCTL_*`` variables (and, on a multi-node job, the rendezvous variables of
+:func:`node_contract`); nothing else (no cloud keys of the person who ran `up`).
 Helper processes the agent starts (finalize, shutdown) get the agent's environment without the
 job's secrets.
 """
@@ -10,6 +11,10 @@ job's secrets.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.agent.config import AgentConfig
 
 BASE_NAMES = (
     "PATH",
@@ -52,6 +57,35 @@ def run_environment(
     """A run's whole environment: the base, the spec's ``env``, its secrets, then the contract."""
     secrets = {name: environ[name] for name in secret_names if name in environ}
     return {**base_environment(environ, extra_names), **spec_env, **secrets, **contract}
+
+
+def node_contract(config: AgentConfig) -> dict[str, str]:
+    """The multi-node part of the run's contract (empty for a one-node job).
+
+    torchrun's names (``NNODES``, ``NODE_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), so that
+    ``torchrun --nnodes=$NNODES --node_rank=$NODE_RANK --master_addr=$MASTER_ADDR
+    --master_port=$MASTER_PORT train.py`` works unchanged, and trainctl's own: ``TRAINCTL_NUM_NODES``,
+    ``TRAINCTL_NODE_RANK``, ``TRAINCTL_NODE_ADDRS`` (comma-separated, rank order).
+    """
+    if not config.multi_node:
+        return {}
+    if len(config.node_addrs) != config.num_nodes or config.master_port is None:
+        raise ValueError(
+            f"a {config.num_nodes}-node job needs {config.num_nodes} node addresses and a master port "
+            f"(got {len(config.node_addrs)} addresses, port {config.master_port})"
+        )
+    if not 0 <= config.node_rank < config.num_nodes:
+        raise ValueError(f"node rank {config.node_rank} is outside 0..{config.num_nodes - 1}")
+    nodes, rank = str(config.num_nodes), str(config.node_rank)
+    return {
+        "NNODES": nodes,
+        "NODE_RANK": rank,
+        "MASTER_ADDR": config.node_addrs[0],
+        "MASTER_PORT": str(config.master_port),
+        "TRAINCTL_NUM_NODES": nodes,
+        "TRAINCTL_NODE_RANK": rank,
+        "TRAINCTL_NODE_ADDRS": ",".join(config.node_addrs),
+    }
 
 
 def without_secrets(environ: Mapping[str, str], secret_names: Iterable[str]) -> dict[str, str]:

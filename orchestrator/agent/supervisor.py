@@ -1,7 +1,9 @@
 """The supervision loop: setup, run, heartbeat, checkpoint sync, limits, signals, restarts.
 
 Status lives in the store as ``status.json`` (rewritten every heartbeat): that is how trainctl, or the
-monitor on AWS, learns the run's state even when the agent is on another machine.
+monitor on AWS, learns the run's state even when the agent is on another machine. On a multi-node job
+each node's agent runs this loop with its own status and output keys (orchestrator/agent/layout.py),
+only rank 0 syncs checkpoints, and the nodes run, restart and stop together (orchestrator/agent/group.py).
 """
 
 from __future__ import annotations
@@ -19,9 +21,13 @@ from types import FrameType
 from typing import IO, Any
 
 from orchestrator.agent import procs
-from orchestrator.agent.checkpoints import CheckpointSync, restore_newest
+from orchestrator.agent.checkpoints import CheckpointSync, restore, restore_newest
 from orchestrator.agent.config import AgentConfig
-from orchestrator.agent.environment import run_environment
+from orchestrator.agent.environment import node_contract, run_environment
+from orchestrator.agent.group import NODE_LOST, GroupOrder, NodeGroup, stop_order, stop_state
+from orchestrator.agent.layout import OUTPUT_KEY as OUTPUT_KEY
+from orchestrator.agent.layout import OUTPUTS_PREFIX, node_output_key, node_status_key
+from orchestrator.agent.layout import STATUS_KEY as STATUS_KEY
 from orchestrator.agent.script_metrics import ENV_NAME as METRICS_ENV
 from orchestrator.agent.script_metrics import FILE_NAME as METRICS_FILE_NAME
 from orchestrator.agent.script_metrics import ScriptMetrics
@@ -29,10 +35,8 @@ from orchestrator.agent.store import Store
 from orchestrator.vocabulary import RunState
 
 TICK_S = 0.1
-OUTPUT_KEY = "logs/output.log"
-STATUS_KEY = "status.json"
 METRICS_KEY = "metrics.jsonl"  # the script's metrics file, kept with the job's artifacts when the run ends
-OUTPUTS_PREFIX = "outputs"
+GROUP_POLL_S = 1.0  # how often a node of a multi-node job reads its group's orders and the others' statuses
 
 InterruptionCheck = Callable[[], bool]
 
@@ -46,7 +50,15 @@ class Supervisor:
         self.workdir = Path(config.workdir)
         self.ckpt_dir = self.workdir / config.checkpoint_path
         self.outputs_dir = self.workdir / ".trainctl" / "outputs"
-        self.sync = CheckpointSync(self.ckpt_dir, store, config.keep_last)
+        self.rank = config.node_rank
+        # Rank 0's checkpoints are the job's: the other nodes only restore them.
+        self.sync = CheckpointSync(self.ckpt_dir, store, config.keep_last) if self.rank == 0 else None
+        self.group = NodeGroup(config, store) if config.multi_node else None
+        self._attempt = 0
+        self._order: GroupOrder | None = None  # the group's order that settles the current attempt
+        self._latest: GroupOrder | None = None  # the newest order a node other than rank 0 has read
+        self._own_exit: int | None = None  # this node's exit code of the current attempt, once it ended
+        self._last_poll = 0.0
         self.metrics = ScriptMetrics(self.workdir / ".trainctl" / METRICS_FILE_NAME)
         self._log: IO[bytes] | None = None
         self.interruption = interruption
@@ -64,6 +76,8 @@ class Supervisor:
             "failures": 0,
             "hourly_usd": config.hourly_usd,
         }
+        if config.multi_node:
+            self.status.update(node_rank=self.rank, num_nodes=config.num_nodes, launch_id=config.launch_id)
         self._last_beat = 0.0
         self._last_sync = time.monotonic()
         self._child: subprocess.Popen[bytes] | None = None
@@ -78,7 +92,7 @@ class Supervisor:
         self._write_status(state=RunState.RUNNING)
         with self._output() as log:
             self._log = log
-            code = self._run_all(log)
+            code = self._run_group(log) if self.group is not None else self._run_all(log)
         return code
 
     # -- phases -----------------------------------------------------------------------------------
@@ -110,6 +124,140 @@ class Supervisor:
             self.status["failures"] += 1
             self._line(log, f"[trainctl] run exited {code}; restart {self.status['failures']}/{self.cfg.max_failures}")
 
+    def _run_group(self, log: IO[bytes]) -> int:
+        """A multi-node job: run attempts in step with the other nodes until the group's order ends it."""
+        assert self.group is not None
+        if self.deadline is not None and time.time() >= self.deadline:
+            self._line(log, f"[trainctl] {self.deadline_reason} already used up by earlier runs of this job")
+            self.stop_reason = self.deadline_reason
+        if self.cfg.setup and self.stop_reason is None:
+            code = self._supervise(self.cfg.setup, log, resume_from=None)  # not polled: orders are for runs
+            if code != 0 and self.stop_reason is None:
+                reason = f"node {self.rank}: setup exit {code}"
+                return self._end_group(log, GroupOrder(0, "stop", reason, RunState.FAILED.value), code)
+        attempt = 1
+        while True:
+            if self.stop_reason is not None:
+                return self._end_group(log, stop_order(attempt, self.stop_reason), 143)
+            self._begin(attempt)
+            if self.group.coordinator:  # every node resumes from the checkpoint rank 0 names
+                resume = restore_newest(self.store, self.ckpt_dir)
+                self.group.post(GroupOrder(attempt, "run", checkpoint=resume.name if resume else None))
+            else:
+                start = self._await_order(attempt)
+                if start.action == "restart":  # the group restarted before this node began the attempt
+                    self.status.update(ended_attempt=start.attempt, run_exit=None)
+                    attempt = start.attempt + 1
+                    continue
+                if start.action != "run":
+                    return self._end_group(log, start, 143)
+                attempt = start.attempt
+                self._begin(attempt)
+                resume = restore(self.store, self.ckpt_dir, start.checkpoint) if start.checkpoint else None
+            self.status["attempts"] += 1
+            self.status["attempt"] = attempt
+            code = self._supervise(self.cfg.run, log, resume_from=resume)
+            self._sync_now()
+            self.status.update(ended_attempt=attempt, run_exit=code)
+            self._write_status()
+            self._own_exit, self._last_poll = code, 0.0
+            order = self._await_order(attempt)
+            if order.action != "restart":
+                return self._end_group(log, order, code)
+            self.status["failures"] += 1
+            self._line(
+                log,
+                f"[trainctl] {order.detail}; restarting every node (restart {self.status['failures']}/{self.cfg.max_failures})",
+            )
+            if self.group.coordinator:
+                stop = self._await_barrier(attempt)
+                if stop is not None:
+                    return self._end_group(log, stop, code)
+            attempt += 1
+
+    def _begin(self, attempt: int) -> None:
+        """Forget the previous attempt's orders: from now on the group's orders are about ``attempt``."""
+        self._attempt, self._order, self._own_exit, self._last_poll = attempt, None, None, 0.0
+
+    def _await_order(self, attempt: int) -> GroupOrder:
+        """Wait, heartbeating, for the order that settles ``attempt`` (rank 0 decides it, the others read
+        it); a node other than rank 0 that has not run ``attempt`` yet also takes the order to run it."""
+        while True:
+            self._poll_group()
+            if self._order is not None and self._order.settles(attempt):
+                return self._order
+            latest = self._latest
+            if self._own_exit is None and latest is not None and latest.attempt >= attempt:
+                return latest
+            self._heartbeat()
+            time.sleep(TICK_S)
+
+    def _await_barrier(self, attempt: int) -> GroupOrder | None:
+        """Rank 0 after a restart order: wait until every node's run of ``attempt`` ended (or a stop)."""
+        assert self.group is not None
+        while not self.group.all_ended(attempt):
+            if self.stop_reason is not None:
+                return stop_order(attempt, self.stop_reason)
+            stop = self.group.barrier(attempt)
+            if stop is not None:
+                return stop
+            self._heartbeat()
+            time.sleep(TICK_S)
+        return None
+
+    def _poll_group(self) -> None:
+        """Every GROUP_POLL_S: rank 0 judges the attempt and posts an order; the others read theirs.
+
+        An order that settles the current attempt stops this node's run (SIGTERM: see ``_halting``).
+        """
+        if self.group is None or self._attempt == 0:
+            return
+        if self._order is not None and self._order.settles(self._attempt):
+            return
+        now = time.monotonic()
+        if now - self._last_poll < min(GROUP_POLL_S, self.cfg.heartbeat_s):
+            return
+        self._last_poll = now
+        order: GroupOrder | None
+        if self.group.coordinator:
+            order = self.group.judge(
+                self._attempt, own_exit=self._own_exit, own_stop=self.stop_reason, failures=self.status["failures"]
+            )
+            if order is not None:
+                self.group.post(order)
+        else:
+            self._latest = order = self.group.order()
+            if order is not None and not order.settles(self._attempt):
+                order = None
+            if order is None and self.stop_reason is not None:
+                order = stop_order(self._attempt, self.stop_reason)
+            if order is None:
+                why = self.group.lost(0, self.group.node_status(0))
+                if why is not None:
+                    order = stop_order(self._attempt, NODE_LOST, why)
+        if order is not None and order.settles(self._attempt):
+            self._order = order
+            if order.action == "stop" and self.stop_reason is None:
+                self.stop_reason = order.reason
+
+    def _halting(self) -> bool:
+        """Whether this node's run must stop now: a stop of its own, or a group order ending the attempt."""
+        return self.stop_reason is not None or (self._order is not None and self._order.settles(self._attempt))
+
+    def _end_group(self, log: IO[bytes], order: GroupOrder, code: int) -> int:
+        """Finish this node as ``order`` says (rank 0 posts it first, so every node ends the same way)."""
+        if self.group is not None and self.group.coordinator and order.action == "stop":
+            self.group.post(order)
+        if order.action == "done":
+            return self._finish(RunState.SUCCEEDED, 0, reason="exit 0")
+        reason = order.reason or "stopped"
+        if order.detail and order.detail != reason:
+            self._line(log, f"[trainctl] stopping every node: {order.detail}")
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        state = RunState(order.state) if order.state else stop_state(reason)
+        return self._finish(state, code, reason=reason)
+
     def _supervise(self, command: str, log: IO[bytes], *, resume_from: Path | None) -> int:
         contract = {
             "TRAINCTL_JOB_ID": self.cfg.job_id,
@@ -118,6 +266,7 @@ class Supervisor:
             "TRAINCTL_ARTIFACT_DIR": str(self.outputs_dir),
             METRICS_ENV: str(self.metrics.path),
             "PYTHONUNBUFFERED": "1",
+            **node_contract(self.cfg),
         }
         env = run_environment(
             os.environ,
@@ -126,7 +275,7 @@ class Supervisor:
             extra_names=self.cfg.pass_env,
             contract=contract,
         )
-        if self.stop_reason is not None:
+        if self._halting():
             return 143
         self._child = subprocess.Popen(
             ["/bin/sh", "-c", command], cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT, process_group=0
@@ -139,7 +288,7 @@ class Supervisor:
             now = time.time()
             if self.stop_reason is None:
                 self._check_limits(now)
-            if self.stop_reason is not None and signalled_at is None:
+            if self._halting() and signalled_at is None:
                 self._signal_child(signal.SIGTERM)
                 signalled_at = time.monotonic()
             if signalled_at is not None and time.monotonic() - signalled_at > self.cfg.grace_period_s:
@@ -185,6 +334,7 @@ class Supervisor:
         return True
 
     def _heartbeat(self) -> None:
+        self._poll_group()
         now = time.monotonic()
         if now - self._last_sync >= self.cfg.sync_interval_s:
             self._sync_now()
@@ -194,6 +344,8 @@ class Supervisor:
 
     def _sync_now(self) -> None:
         self._last_sync = time.monotonic()
+        if self.sync is None:
+            return
         try:
             newest = self.sync.sync()
         except OSError as e:  # a failed sync is retried at the next interval, never fatal
@@ -221,10 +373,11 @@ class Supervisor:
     def _finish(self, state: RunState, code: int, *, reason: str) -> int:
         self._sync_now()
         self._read_metrics()
+        node = "" if self.rank == 0 else f"nodes/{self.rank}/"  # rank 0's are the job's
         if self.metrics.path.is_file():
-            self.store.put_path(self.metrics.path, METRICS_KEY)
+            self.store.put_path(self.metrics.path, node + METRICS_KEY)
         if any(self.outputs_dir.iterdir()):
-            self.store.put_path(self.outputs_dir, OUTPUTS_PREFIX)
+            self.store.put_path(self.outputs_dir, node + OUTPUTS_PREFIX)
         self._write_status(state=state, exit_code=code, reason=reason, ended_at=time.time())
         return code
 
@@ -232,10 +385,10 @@ class Supervisor:
         self.status.update(changes)
         self.status["updated_at"] = time.time()
         self._last_beat = time.monotonic()
-        self.store.write_text(STATUS_KEY, json.dumps(self.status, sort_keys=True))
+        self.store.write_text(node_status_key(self.rank), json.dumps(self.status, sort_keys=True))
 
     def _output(self) -> IO[bytes]:
-        path = self.store.local_path(OUTPUT_KEY) or self.workdir / ".trainctl" / "output.log"
+        path = self.store.local_path(node_output_key(self.rank)) or self.workdir / ".trainctl" / "output.log"
         path.parent.mkdir(parents=True, exist_ok=True)
         return open(path, "ab", buffering=0)
 
