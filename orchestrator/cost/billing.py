@@ -73,8 +73,8 @@ class EstimateLine:
 class Estimate:
     """What a job costs per hour of running and at most (None: no limits.max_runtime, so unbounded).
 
-    ``hourly_usd`` is the instance's hourly price; ``max_usd`` sums every line's maximum. ``prices_as_of``
-    is the oldest date among the prices used (None when none comes from the catalog).
+    ``hourly_usd`` is the instances' hourly price (every node of a multi-node job); ``max_usd`` sums every
+    line's maximum. ``prices_as_of`` is the oldest date among the prices used (None when none comes from the catalog).
     """
 
     hourly_usd: float
@@ -102,14 +102,23 @@ def estimate(
     spot: bool,
     disk_gb: float,
     max_runtime_s: float | None,
+    nodes: int = 1,
 ) -> Estimate:
-    """The cost of one AWS job: the instance at its catalog price, plus its gp3 disk prorated over the runtime.
+    """The cost of one AWS job: its ``nodes`` instances at their catalog price, plus each one's gp3 disk
+    prorated over the runtime.
 
     Raises PriceNotFoundError when the catalog lacks the instance price (or, with ``disk_gb`` > 0, the gp3 price).
     """
     price = catalog.hourly(region, instance_type, spot=spot)
     return priced_estimate(
-        catalog, price, region=region, instance_type=instance_type, spot=spot, disk_gb=disk_gb, max_runtime_s=max_runtime_s
+        catalog,
+        price,
+        region=region,
+        instance_type=instance_type,
+        spot=spot,
+        disk_gb=disk_gb,
+        max_runtime_s=max_runtime_s,
+        nodes=nodes,
     )
 
 
@@ -122,20 +131,28 @@ def priced_estimate(
     spot: bool,
     disk_gb: float,
     max_runtime_s: float | None,
+    nodes: int = 1,
 ) -> Estimate:
     """``estimate`` with the instance's ``price`` already looked up (the job's decided price); the gp3
-    disk is priced from ``catalog`` (PriceNotFoundError when it has no gp3 price there)."""
-    compute_max = None if max_runtime_s is None else compute_cost(price.usd, max_runtime_s)
+    disk is priced from ``catalog`` (PriceNotFoundError when it has no gp3 price there).
+
+    A multi-node job is ``nodes`` alike instances, each with its own disk: every line counts all of them."""
+    if nodes < 1:
+        raise ValueError(f"nodes must be at least 1, got {nodes!r}")
+    compute_max = None if max_runtime_s is None else nodes * compute_cost(price.usd, max_runtime_s)
     purchase = "spot" if spot else "on-demand"
-    lines = [_line(f"{instance_type} ({purchase}, {region})", 1, "instance-hour", price, price.usd, compute_max)]
+    item = f"{instance_type} ({purchase}, {region})" if nodes == 1 else f"{nodes} x {instance_type} ({purchase}, {region})"
+    lines = [_line(item, nodes, "instance-hour", price, nodes * price.usd, compute_max)]
     used = [price]
     if disk_gb > 0:
         disk = catalog.storage_gb_month(region, "gp3")
-        disk_max = None if max_runtime_s is None else storage_cost(disk_gb, disk.usd, max_runtime_s)
-        lines.append(_line(f"EBS gp3 disk ({region})", disk_gb, "GB-month", disk, disk_gb * disk.usd / HOURS_PER_MONTH, disk_max))
+        total_gb = nodes * disk_gb
+        disk_max = None if max_runtime_s is None else storage_cost(total_gb, disk.usd, max_runtime_s)
+        disk_item = f"EBS gp3 disk ({region})" if nodes == 1 else f"EBS gp3 disk ({region}, {nodes} x {disk_gb:g} GB)"
+        lines.append(_line(disk_item, total_gb, "GB-month", disk, total_gb * disk.usd / HOURS_PER_MONTH, disk_max))
         used.append(disk)
     return Estimate(
-        hourly_usd=price.usd,
+        hourly_usd=nodes * price.usd,
         max_usd=_total(lines),
         currency=catalog.currency,
         prices_as_of=min(p.as_of for p in used),

@@ -4,6 +4,11 @@ costs at most at them.
 The prices are stored in the job record (``JobRecord.prices``) and read from there afterwards: by the
 job manifest the policies judge, by the agent's budget guard, by cost accrual and reports, and by a
 relaunch after a preemption. Nothing else looks a job's hourly price up.
+
+A multi-node AWS job (``resources.nodes: N``) is N alike instances: its hourly prices are N times one
+instance's, so everything downstream (the budget guard, accrual, reports, the cost policies) counts every
+node without knowing about nodes. The N nodes of a local job share this machine: its price stays the
+machine's (``TRAINCTL_LOCAL_HOURLY_USD``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class _Quote:
     instance_type: str
     spot: bool
     disk_gb: float
+    nodes: int
     requested: Price
     fallback: Price | None
 
@@ -66,13 +72,15 @@ class JobPricing:
             spot=spot,
             disk_gb=quote.disk_gb,
             max_runtime_s=self.max_runtime_s,
+            nodes=quote.nodes,
         )
 
 
 def price_job(spec: JobSpec, region: str | None, settings: Settings) -> JobPricing:
     """The hourly prices of ``spec`` in ``region``: the local machine's configured price
-    (``TRAINCTL_LOCAL_HOURLY_USD``), or the catalog in force for the instance type (the spot price for a
-    spot job; with ``on_demand_fallback`` also the on-demand price it pays if it falls back).
+    (``TRAINCTL_LOCAL_HOURLY_USD``), or the catalog in force for the instance type times the job's nodes
+    (the spot price for a spot job; with ``on_demand_fallback`` also the on-demand price it pays if it
+    falls back: the whole group falls back together).
 
     Raises PriceNotFoundError when the catalog has no price for the instance type there.
     """
@@ -88,6 +96,9 @@ def price_job(spec: JobSpec, region: str | None, settings: Settings) -> JobPrici
     fallback = None
     if resources.spot and resources.on_demand_fallback:
         fallback = catalog.hourly(region, resources.instance_type, spot=False)
-    quote = _Quote(catalog, region, resources.instance_type, resources.spot, resources.disk_gb, requested, fallback)
-    prices = JobPrices(hourly_usd=requested.usd, on_demand_hourly_usd=fallback.usd if fallback else None)
+    nodes = resources.nodes
+    quote = _Quote(catalog, region, resources.instance_type, resources.spot, resources.disk_gb, nodes, requested, fallback)
+    prices = JobPrices(
+        hourly_usd=nodes * requested.usd, on_demand_hourly_usd=nodes * fallback.usd if fallback else None, nodes=nodes
+    )
     return JobPricing(prices, max_runtime, quote)

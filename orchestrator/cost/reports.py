@@ -42,7 +42,8 @@ _DECIMALS = 6
 
 class CostRecord(NamedTuple):
     """The fields of a job record that cost reports read (a tuple: 10,000 are built in milliseconds);
-    ``instance_type`` and ``disk_gb`` are the stored spec's ``resources`` fields."""
+    ``instance_type`` is the stored spec's ``resources`` field, ``disk_gb`` its ``disk_gb`` times its
+    ``nodes`` (every node of a multi-node job has its own disk)."""
 
     job_id: str
     name: str
@@ -78,7 +79,7 @@ class CostRecord(NamedTuple):
             hourly_usd=_maybe(doc.get("hourly_usd")) or 0.0,
             cost_usd=_maybe(doc.get("cost_usd")),
             instance_type=resources.get("instance_type") if isinstance(resources.get("instance_type"), str) else None,
-            disk_gb=_maybe(resources.get("disk_gb")) or 0.0,
+            disk_gb=(_maybe(resources.get("disk_gb")) or 0.0) * _nodes(resources),
             region=_region(doc),
             past_runs=tuple((_number(a), _number(b), _number(c)) for a, b, c in doc.get("past_runs") or ()),
         )
@@ -296,6 +297,12 @@ def window_days(window: Window, first_day: int | None) -> list[str]:
     if first is None:
         return []
     return [day_iso(day) for day in range(first, last + 1)]
+
+
+def _nodes(resources: Mapping[str, Any]) -> int:
+    """``resources.nodes`` of a stored spec (1 when absent: a record written before multi-node jobs)."""
+    value = resources.get("nodes")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 @lru_cache(maxsize=4096)

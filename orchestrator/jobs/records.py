@@ -37,8 +37,9 @@ class JobPrices(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    hourly_usd: float  # what a run costs per hour as requested: the spot price of a spot job
+    hourly_usd: float  # what a run costs per hour as requested (every node): the spot price of a spot job
     on_demand_hourly_usd: float | None = None  # a spot job with on-demand fallback: what it pays if it falls back
+    nodes: int = 1  # the instances the prices above count (a multi-node AWS job's N; a local job's machine is 1)
 
     def run_price(self, purchased: str | None) -> float:
         """The hourly price of a run bought as ``purchased`` (the stack output: a spot job that fell back

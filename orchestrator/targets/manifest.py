@@ -22,7 +22,8 @@ _DECLARED = "_trainctl_manifest"  # attribute of the program's root stack resour
 
 
 def manifest_props(job: CompiledJob) -> dict[str, Any]:
-    """The manifest's inputs: the job's identity, what it runs on, its limits and its price."""
+    """The manifest's inputs: the job's identity, what it runs on (``nodes`` alike machines), its limits
+    and its price (for every node)."""
     spec, resources = job.spec, job.spec.resources
     cloud = spec.target != "local"
     return {
@@ -36,6 +37,7 @@ def manifest_props(job: CompiledJob) -> dict[str, Any]:
         "spot": resources.spot if cloud else False,
         "on_demand_fallback": resources.on_demand_fallback if cloud else False,
         "disk_gb": resources.disk_gb if cloud else None,
+        "nodes": resources.nodes,
         "max_runtime_s": spec.limits.max_runtime,
         "max_cost_usd": spec.limits.max_cost_usd,
         "hourly_usd": job.hourly_usd,

@@ -15,6 +15,7 @@ MODULES = (
     "allowed_instance_types",
     "max_hourly_cost",
     "max_job_cost",
+    "max_nodes",
     "require_max_runtime",
     "spot_preferred",
     "private_artifacts",

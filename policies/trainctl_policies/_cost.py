@@ -1,7 +1,8 @@
 """What a job may cost, from its manifest: the price catalog for cloud jobs, the setting for local ones.
 
 The same arithmetic as `trainctl plan` (orchestrator.cost.billing), judged at the worst case: a spot
-job that may fall back to on-demand is priced on-demand.
+job that may fall back to on-demand is priced on-demand. A multi-node cloud job is judged as its whole
+group (``nodes`` instances and their disks); the nodes of a local job share the one machine.
 """
 
 from __future__ import annotations
@@ -46,11 +47,21 @@ def job_cost(manifest: Resource) -> JobCost | None:
         spot=priced_spot,
         disk_gb=number(props.get("disk_gb")) or 0.0,
         max_runtime_s=runtime,
+        nodes=nodes(manifest),
     )
+    count = nodes(manifest)
     basis = f"{itype} {'spot' if priced_spot else 'on-demand'} in {region}"
+    if count > 1:
+        basis = f"{count} nodes of {basis}"
     if spot and fallback:
         basis += ", as spot may fall back to on-demand"
     return JobCost(cost.hourly_usd, basis, cost.max_usd)
+
+
+def nodes(manifest: Resource) -> int:
+    """How many alike machines the job runs on (1 when the manifest does not say: written before nodes)."""
+    value = number(manifest.props.get("nodes"))
+    return int(value) if value is not None and value >= 1 else 1
 
 
 def usd(value: float) -> str:

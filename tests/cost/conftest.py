@@ -43,12 +43,15 @@ def save_job(
     instance_type: str = "g5.xlarge",
     disk_gb: int = 100,
     region: str | None = "us-east-1",
+    nodes: int = 1,
 ) -> JobRecord:
     """A job record as `up`/teardown write it: ended (``hours`` set) with a recorded cost, or still running."""
     ended = None if start is None or hours is None else start + hours * HOUR
     if cost is None and ended is not None and start is not None:
         cost = hourly * (ended - start) / HOUR
-    resources = {"instance_type": instance_type, "disk_gb": disk_gb, "region": region} if target == "aws" else {"disk_gb": 50}
+    resources: dict[str, Any] = {"disk_gb": 50, "nodes": nodes}
+    if target == "aws":
+        resources = {"instance_type": instance_type, "disk_gb": disk_gb, "region": region, "nodes": nodes}
     record = JobRecord(
         job_id=job_id,
         name=job_id.rsplit("-", 1)[0],

@@ -297,3 +297,13 @@ def test_running_relaunched_job_accrues_earlier_runs_too(trainctl_home: Path) ->
     assert record is not None and accrued_cost(record, now) == pytest.approx(3.5)
     assert record.runtime_s(now) == pytest.approx(2.5 * HOUR)
     assert record.summary(now)["runs"] == 2 and record.summary(now)["started"] == "2026-11-02T10:00:00Z"
+
+
+def test_multi_node_job_storage_counts_every_node(cli, trainctl_home: Path) -> None:
+    """--by resource-type: a 4-node AWS job's gp3 storage is its four disks; its compute is its recorded (group) price."""
+    save_job(trainctl_home, "mn-aaaaaa", start=ts("2026-11-02T00:00"), hours=2, hourly=4 * 1.006, disk_gb=100, nodes=4)
+    result = cli("cost", "--by", "resource-type", "-o", "json", *NOV)
+    assert result.exit_code == 0, result.stderr
+    found = groups(result)
+    assert found["storage:gp3"] == (pytest.approx(storage_cost(400, 0.08, 2 * HOUR), abs=1e-6), 1)
+    assert found["compute:g5.xlarge"] == (pytest.approx(8.048), 1)
