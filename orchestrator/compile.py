@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import InvalidInputError
-from orchestrator.jobs.records import JobPrices
+from orchestrator.jobs.records import JobPrices, SweepMember
 from orchestrator.region import decide_region
 from orchestrator.settings import Settings
 from orchestrator.spec.loader import LoadedSpec
@@ -49,6 +49,7 @@ class CompiledJob:
     prior_runtime_s: float = 0.0
     prior_cost_usd: float = 0.0
     follow_links: bool = False  # links leaving code.workdir ship what they point to (setting follow_workdir_links)
+    sweep: SweepMember | None = None  # the sweep the job belongs to (tag trainctl:sweep-id)
 
     @property
     def notices(self) -> list[str]:
@@ -128,8 +129,9 @@ class CompiledJob:
         return {config_key(StackConfig.SECRETS): json.dumps(self.secret_values, sort_keys=True)}
 
 
-def job_tags(spec: JobSpec, job_id: str, backend: str) -> dict[str, str]:
-    """The tags every taggable resource (and the stack) carries; ``backend`` is the backend's id."""
+def job_tags(spec: JobSpec, job_id: str, backend: str, sweep_id: str | None = None) -> dict[str, str]:
+    """The tags every taggable resource (and the stack) carries; ``backend`` is the backend's id,
+    ``sweep_id`` the sweep's of a job launched by `trainctl sweep`."""
     values = {
         Tag.JOB_ID: job_id,
         Tag.JOB_NAME: spec.name,
@@ -138,6 +140,7 @@ def job_tags(spec: JobSpec, job_id: str, backend: str) -> dict[str, str]:
         Tag.COST_CENTER: spec.cost_center,
         Tag.MANAGED_BY: MANAGED_BY_VALUE,
         Tag.BACKEND: backend,
+        Tag.SWEEP_ID: sweep_id,
     }
     return {tag.value: value for tag, value in values.items() if value}
 
@@ -167,12 +170,13 @@ def compile_job(
     read_env: bool = True,
     region: str | None = None,
     prices: JobPrices | None = None,
+    sweep: SweepMember | None = None,
 ) -> CompiledJob:
     """Everything the target needs for ``job_id``; raises InvalidInputError on a missing workdir or secret,
     PriceNotFoundError when the catalog cannot price it.
 
     ``region`` and ``prices``: what was decided when the job was first compiled (a relaunch passes its
-    record's); without them they are decided now.
+    record's); without them they are decided now. ``sweep``: the sweep the job belongs to (its record's).
     """
     spec = loaded.spec
     source = loaded.workdir
@@ -195,7 +199,7 @@ def compile_job(
         spec=spec,
         source_dir=source,
         spec_path=loaded.source,
-        tags=job_tags(spec, job_id, settings.backend_id),
+        tags=job_tags(spec, job_id, settings.backend_id, sweep.sweep_id if sweep else None),
         secret_values=secrets,
         home=settings.home,
         prices=prices,
@@ -204,4 +208,5 @@ def compile_job(
         workdir=selection,
         follow_links=settings.follow_workdir_links,
         pricing=pricing,
+        sweep=sweep,
     )

@@ -22,6 +22,7 @@ class Tag(StrEnum):
     COST_CENTER = "trainctl:cost-center"  # only when the spec sets cost_center
     MANAGED_BY = "trainctl:managed-by"  # always MANAGED_BY_VALUE
     BACKEND = "trainctl:backend"  # the id of the backend holding the job's stack (orchestrator/jobs/backend.py)
+    SWEEP_ID = "trainctl:sweep-id"  # only on the jobs of a `trainctl sweep` (orchestrator/sweep/)
 
 
 MANAGED_BY_VALUE = PRODUCT
@@ -98,6 +99,7 @@ class LockOp(StrEnum):
     TEAR_DOWN = "tear down"
     RECOVER = "recover"
     WATCH = "watch"
+    SWEEP = "sweep"
 
 
 def job_lock_key(job_id: str) -> str:
@@ -108,6 +110,11 @@ def job_lock_key(job_id: str) -> str:
 def name_lock_key(name: str) -> str:
     """The lock `up` takes on a job name while it picks the job to resume or creates one."""
     return f"name-{name}"
+
+
+def sweep_lock_key(sweep_id: str) -> str:
+    """The lock the one process launching a sweep's jobs holds (`trainctl sweep`, attached or detached)."""
+    return f"sweep-{sweep_id}"
 
 
 def watch_lock_key(job_id: str) -> str:

@@ -33,6 +33,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "orchestrator.policy.check",
             "orchestrator.doctor",
             "orchestrator.scaffold",
+            "orchestrator.sweep",
         ),
     ),
     ("cli", ("orchestrator.cli", "orchestrator.__main__")),

@@ -33,9 +33,10 @@ if TYPE_CHECKING:
     from orchestrator.cost.catalog import Catalog
     from orchestrator.settings import Settings
 
-GROUPINGS = ("job", "team", "owner", "target", "resource-type")
+GROUPINGS = ("job", "team", "owner", "target", "resource-type", "sweep")
+NO_SWEEP = "-"  # the group of the jobs that no sweep launched (``--by sweep``)
 CACHE_FILE = "cache/cost-records.json"
-READER_VERSION = 2  # how fields are read (2: region as JobRecord decides it); another version's cache is rebuilt
+READER_VERSION = 3  # how fields are read (2: region as JobRecord decides it; 3: sweep id); another version's cache is rebuilt
 _EPOCH = dt.date(1970, 1, 1)
 _DECIMALS = 6
 
@@ -60,6 +61,7 @@ class CostRecord(NamedTuple):
     disk_gb: float
     region: str | None
     past_runs: tuple[tuple[float, float, float], ...] = ()  # earlier runs: (started, ended, hourly_usd)
+    sweep_id: str | None = None  # the sweep that launched the job (``JobRecord.sweep``)
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> CostRecord:
@@ -82,6 +84,7 @@ class CostRecord(NamedTuple):
             disk_gb=(_maybe(resources.get("disk_gb")) or 0.0) * _nodes(resources),
             region=_region(doc),
             past_runs=tuple((_number(a), _number(b), _number(c)) for a, b, c in doc.get("past_runs") or ()),
+            sweep_id=_sweep_id(doc),
         )
 
     def runs(self, now: float) -> list[tuple[float, float, float]]:
@@ -413,7 +416,14 @@ def _number(value: Any) -> float:
     raise TypeError("expected a number")
 
 
+def _sweep_id(doc: Mapping[str, Any]) -> str | None:
+    sweep = doc.get("sweep")
+    return _text(sweep["sweep_id"]) if isinstance(sweep, Mapping) and sweep.get("sweep_id") is not None else None
+
+
 def _group_of(piece: Piece, by: str) -> str:
     if by == "resource-type":
         return f"{piece.kind}:{piece.item}"
+    if by == "sweep":
+        return piece.record.sweep_id or NO_SWEEP
     return str(getattr(piece.record, "job_id" if by == "job" else by))

@@ -49,6 +49,15 @@ class JobPrices(BaseModel):
         return self.hourly_usd
 
 
+class SweepMember(BaseModel):
+    """The sweep a job belongs to (`trainctl sweep`): the sweep's id and the grid point the job runs."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    sweep_id: str
+    params: dict[str, str]  # spec field path -> the value as given on the command line (``env.LR`` -> ``0.1``)
+
+
 class JobRecord(BaseModel):
     """What trainctl remembers of one job between commands."""
 
@@ -87,6 +96,7 @@ class JobRecord(BaseModel):
     # The newest values the training script reported (TRAINCTL_METRICS_FILE), kept when the job ends; a
     # running job's live values are in its agent's status (``lifecycle.query.script_metrics``).
     metrics: dict[str, float] = {}
+    sweep: SweepMember | None = None  # set on the jobs of a sweep
 
     @model_validator(mode="before")
     @classmethod
@@ -141,6 +151,7 @@ class JobRecord(BaseModel):
             "runtime_s": round(self.runtime_s(now), 3),
             "cost_usd": self.cost_usd if self.cost_usd is not None else accrued_cost(self, now),
             "exit_code": self.exit_code,
+            "sweep_id": self.sweep.sweep_id if self.sweep else None,
         }
 
 
@@ -207,12 +218,27 @@ class Ledger:
             raise NotFoundError(f"no job {ref!r}", hint="`trainctl ls` lists jobs; use the job id or the job name")
         return matches[0]
 
-    def newest_unfinished(self, name: str) -> JobRecord | None:
-        """The newest job of ``name`` that has not reached a final state."""
+    def newest_unfinished(self, name: str, sweep: SweepMember | None = None) -> JobRecord | None:
+        """The newest job of ``name`` that has not reached a final state: of that point of a sweep
+        (``sweep``), or launched by no sweep."""
         for record in self.all():
-            if record.name == name and record.state in UNFINISHED_STATES:
+            if record.name == name and record.state in UNFINISHED_STATES and same_point(record.sweep, sweep):
                 return record
         return None
+
+    def of_sweep(self, sweep_id: str) -> list[JobRecord]:
+        """Every job of the sweep ``sweep_id``, newest first; NotFoundError when it has none."""
+        records = [r for r in self.all() if r.sweep is not None and r.sweep.sweep_id == sweep_id]
+        if not records:
+            raise NotFoundError(f"no sweep {sweep_id!r}", hint="`trainctl ls` shows each job's sweep_id (`--output json`)")
+        return records
+
+
+def same_point(a: SweepMember | None, b: SweepMember | None) -> bool:
+    """Whether two jobs run the same point of the same sweep (or both belong to no sweep)."""
+    if a is None or b is None:
+        return a is b
+    return a.sweep_id == b.sweep_id and a.params == b.params
 
 
 def validate_state(state: str) -> JobState:

@@ -83,6 +83,7 @@ def _provisioning(rt: Runtime, job: CompiledJob, existing: JobRecord | None) -> 
             target=spec.target,
             created=now,
             region=job.region,
+            sweep=job.sweep,
         )
     ).with_run_closed(now)
     # Limits are for the whole job: the new run gets what earlier runs left of max_runtime and budget.

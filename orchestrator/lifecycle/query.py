@@ -97,10 +97,13 @@ def next_step(record: JobRecord) -> str | None:
     return None
 
 
-def list_jobs(rt: Runtime, *, state: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-    """Every job, newest first (the `ls --output json` array)."""
+def list_jobs(
+    rt: Runtime, *, state: str | None = None, limit: int | None = None, sweep: str | None = None
+) -> list[dict[str, Any]]:
+    """Every job (of the sweep ``sweep`` only, when given), newest first (the `ls --output json` array)."""
     now = time.time()
-    rows = [current(rt, r).summary(now) for r in rt.ledger.all()]
+    records = rt.ledger.all() if sweep is None else rt.ledger.of_sweep(sweep)
+    rows = [current(rt, r).summary(now) for r in records]
     if state:
         rows = [r for r in rows if r["state"] == state]
     return rows[:limit] if limit else rows

@@ -14,7 +14,7 @@ from typing import BinaryIO
 from orchestrator.compile import CompiledJob, compile_job, spec_region
 from orchestrator.errors import RunFailedError
 from orchestrator.jobs.locks import job_lock
-from orchestrator.jobs.records import JobRecord, new_job_id
+from orchestrator.jobs.records import JobRecord, SweepMember, new_job_id
 from orchestrator.lifecycle.allocate import allocate
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.runloop import after_run
@@ -45,13 +45,16 @@ def up_job(
     say: Say,
     output: BinaryIO | None = None,
     policy_config: Path | None = None,
+    sweep: SweepMember | None = None,
 ) -> UpOutcome:
-    """Allocate and run the job of ``loaded``; see the module docstring for resume rules."""
+    """Allocate and run the job of ``loaded``; see the module docstring for resume rules.
+
+    ``sweep``: the job is that point of a sweep (`trainctl sweep`): it resumes only that point's job."""
     spec = loaded.spec
     target = get_target(spec.target)
     with graceful_stop() as stop:
         with job_lock(rt.settings.home, name_lock_key(spec.name), LockOp.UP):
-            existing = None if new else rt.ledger.newest_unfinished(spec.name)
+            existing = None if new else rt.ledger.newest_unfinished(spec.name, sweep)
             if existing is not None:
                 _settle(rt, existing.job_id)
                 alive = _still_alive(rt, target, existing, say)
@@ -62,7 +65,8 @@ def up_job(
             checked = target.preflight(loaded, region=spec_region(spec, rt.settings), offline=False)
             for line in checked.notices:
                 say(f"notice: {line}")
-            compiled = compile_job(checked.loaded, job_id, rt.settings)  # what the target will launch (root volume, market)
+            # what the target will launch (root volume, market)
+            compiled = compile_job(checked.loaded, job_id, rt.settings, sweep=sweep)
             for line in compiled.notices:
                 say(f"notice: {line}")
             rt.workspace  # noqa: B018 - find the engine before recording anything

@@ -51,6 +51,26 @@ def spawn_watcher(rt: Runtime, job_id: str, policy_config: Path | None, *, secre
     return log_path
 
 
+def stop_watcher(rt: Runtime, job_id: str) -> bool:
+    """Once the job is torn down its watcher has nothing left to do: SIGTERM it now rather than let it notice
+    at its next look (up to ``watch_interval_s`` later). True when a watcher was signalled; never while the
+    job is still up (a watcher stopped mid-teardown would cut its engine short)."""
+    import signal
+
+    from orchestrator.agent.procs import is_alive
+    from orchestrator.jobs.locks import lock_holder
+
+    record = rt.ledger.load(job_id)
+    holder = lock_holder(rt.settings.home, watch_lock_key(job_id))
+    if record is None or not record.torn_down or not holder:
+        return False
+    pid, ticks = holder.get("pid"), holder.get("start_ticks")
+    if not isinstance(pid, int) or pid == os.getpid() or not is_alive(pid, ticks if isinstance(ticks, int) else None):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    return True
+
+
 def watch_job(rt: Runtime, job_id: str, policy_config: Path | None = None) -> JobRecord | None:
     """Watch ``job_id`` until it is torn down (None when another watcher already watches it)."""
     bind_job(job_id)
@@ -101,5 +121,7 @@ def _compiled(rt: Runtime, record: JobRecord) -> CompiledJob:
     spec = record.job_spec()
     source = record.spec_path or "job.yaml"
     loaded = LoadedSpec(spec=spec, source=source, base_dir=Path(source).resolve().parent)
-    job = compile_job(loaded, record.job_id, rt.settings, read_env=False, region=record.region, prices=record.prices)
+    job = compile_job(
+        loaded, record.job_id, rt.settings, read_env=False, region=record.region, prices=record.prices, sweep=record.sweep
+    )
     return replace(job, secret_values={})

@@ -10,7 +10,11 @@ from orchestrator.spec.durations import format_duration
 from trainctl_policies._common import for_team, is_manifest, number
 from trainctl_policies._cost import job_cost, usd
 
-CONFIG = {"maxUsd": {"type": "number", "minimum": 0, "description": "the most one job may cost, in USD"}}
+CONFIG = {
+    "maxUsd": {"type": "number", "minimum": 0, "description": "the most one job may cost, in USD"},
+    # Not judged here (a sweep is many stacks): `trainctl sweep` checks it before launching (orchestrator/sweep/budget.py).
+    "maxSweepUsd": {"type": "number", "minimum": 0, "description": "the most all jobs of one `trainctl sweep` may cost together, in USD"},
+}
 
 
 def check(resource: Resource, config: Props) -> Iterator[Finding]:

@@ -53,6 +53,13 @@ DOCUMENTS: dict[str, dict[str, Any]] = {
     "local-minimal": {**BASE, "job_id": "local-cccccc", "target": "local", "spec": LOCAL_SPEC},
     "blocked": {**BASE, "job_id": "blocked-dddddd", "target": "local", "state": "blocked", "cost_usd": 0.0, "spec": LOCAL_SPEC},
     "written-by-a-newer-version": {**BASE, "job_id": "newer-eeeeee", "target": "local", "spec": LOCAL_SPEC, "gpus": 8},
+    "sweep-member": {
+        **BASE,
+        "job_id": "swept-ffffff",
+        "target": "local",
+        "spec": LOCAL_SPEC,
+        "sweep": {"sweep_id": "local-run-sweep-0123abcd", "params": {"env.LR": "0.1"}},
+    },
 }
 RECORD_FIELDS = (
     "job_id",
@@ -86,7 +93,8 @@ def test_fast_reader_reads_every_field_as_the_model_does(case: str) -> None:
     assert [list(run) for run in fast.past_runs] == [list(run) for run in model.past_runs]
     instance_type, disk_gb = _from_spec(model)
     assert (fast.instance_type, fast.disk_gb) == (instance_type, disk_gb)
-    assert set(CostRecord._fields) <= {*RECORD_FIELDS, "region", "past_runs", "instance_type", "disk_gb"}
+    assert fast.sweep_id == (model.sweep.sweep_id if model.sweep else None)
+    assert set(CostRecord._fields) <= {*RECORD_FIELDS, "region", "past_runs", "instance_type", "disk_gb", "sweep_id"}
 
 
 def test_older_aws_record_gets_the_default_region(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,7 @@ def test_defaults_give_every_policy_its_documented_level_and_caps() -> None:
     config = load_config()
     assert {p.name for p in load_policies()} <= set(config)
     assert resolve(config, "max-hourly-cost", None) == ("mandatory", {"maxUsd": 40})
-    assert resolve(config, "max-job-cost", None) == ("mandatory", {"maxUsd": 500})
+    assert resolve(config, "max-job-cost", None) == ("mandatory", {"maxUsd": 500, "maxSweepUsd": 2000})
     assert resolve(config, "require-max-runtime", None) == ("mandatory", {"targets": ["aws"]})
     levels = {name: resolve(config, name, None)[0] for name in config}
     assert levels.pop("spot-preferred") == "advisory" and set(levels.values()) == {"mandatory"}
@@ -40,7 +40,7 @@ def test_team_file_overrides_levels_properties_and_teams(tmp_path: Path) -> None
     )
     config = load_config(file)
     assert resolve(config, "spot-preferred", "vision")[0] == "mandatory"
-    assert resolve(config, "max-job-cost", "vision") == ("mandatory", {"maxUsd": 100})
+    assert resolve(config, "max-job-cost", "vision") == ("mandatory", {"maxUsd": 100, "maxSweepUsd": 2000})
     assert resolve(config, "max-hourly-cost", "llm") == ("mandatory", {"maxUsd": 120})
     assert resolve(config, "max-hourly-cost", "vision") == ("mandatory", {"maxUsd": 40})
 

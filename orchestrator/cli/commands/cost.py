@@ -31,7 +31,7 @@ class _CostGroup(click.Group):
 
 @click.group("cost", cls=_CostGroup)
 def command() -> None:
-    """Cost reports by job, team, owner, target or resource type.
+    """Cost reports by job, team, owner, target, resource type or sweep.
 
     `trainctl cost [JOB] [--by ...] [--since ...] [--until ...] [--actual] [--html FILE]` runs `cost report`
     (see `trainctl cost report --help`); `trainctl cost activate-tags` makes the trainctl tags cost allocation tags.
