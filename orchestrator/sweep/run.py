@@ -26,6 +26,7 @@ from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.query import current
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.stopping import Say, graceful_stop, stopped, teardown_after_stop
+from orchestrator.lifecycle.watch import stop_watcher
 from orchestrator.logs import get_logger
 from orchestrator.sweep.grid import Grid, Point
 from orchestrator.vocabulary import ACTIVE_STATES, JobState, LockOp, job_lock_key, sweep_lock_key, watch_lock_key
@@ -142,6 +143,7 @@ def _settled(rt: Runtime, job_id: str, say: Say) -> bool:
         say(f"job {job_id}: {record.state}, but not torn down: `trainctl down {job_id}` removes it")
         return True
     say(f"job {job_id}: {record.state}" + (f" ({record.reason})" if record.reason else ""))
+    stop_watcher(rt, job_id)  # its watcher would notice only at its next look
     return True
 
 
@@ -170,7 +172,6 @@ def _stop_running(rt: Runtime, job_ids: list[str], stop: GracefulStop, say: Say)
 def _wait_for_processes(rt: Runtime, job_ids: list[str], stop: GracefulStop) -> None:
     """Wait until no process of the jobs is left (agents, their finalize, watchers), a second signal excepted."""
     from orchestrator.agent.procs import processes_with_env
-    from orchestrator.lifecycle.watch import stop_watcher
 
     def left(job_id: str) -> bool:
         if is_locked(rt.settings.home, watch_lock_key(job_id)):

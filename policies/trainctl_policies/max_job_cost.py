@@ -13,7 +13,7 @@ from trainctl_policies._cost import job_cost, usd
 CONFIG = {
     "maxUsd": {"type": "number", "minimum": 0, "description": "the most one job may cost, in USD"},
     # Not judged here (a sweep is many stacks): `trainctl sweep` checks it before launching (orchestrator/sweep/budget.py).
-    "maxSweepUsd": {"type": "number", "minimum": 0, "description": "the most all jobs of one `trainctl sweep` may cost together, in USD"},
+    "maxSweepUsd": {"type": "number", "minimum": 0, "description": "the most the jobs of one `trainctl sweep` may cost together"},
 }
 
 

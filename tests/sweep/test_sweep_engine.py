@@ -1,0 +1,106 @@
+"""Sweeps on the real engine (local target): a grid of short jobs, N at once, ranked; Ctrl-C and resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+from orchestrator.jobs.locks import is_locked
+from orchestrator.testing.harness import Trainctl, wait_until
+from orchestrator.testing.inspect import engine_locks, job_processes, live_resources, stack_tags, watcher_processes
+
+SCALES = ("3", "1", "5", "2", "6", "4")  # the trainer's final loss is LOSS_SCALE / STEPS: the ranking is known
+
+
+def _sweep_args(spec: Path, *extra: str) -> list[str]:
+    return ["sweep", str(spec), "--param", f"env.LOSS_SCALE={','.join(SCALES)}", "--objective", "loss:min", *extra]
+
+
+def _max_overlap(jobs: list[dict[str, Any]]) -> int:
+    """The most runs that were running at the same moment (from each record's started/ended)."""
+    events = sorted([(j["started_at"], 1) for j in jobs] + [(j["ended_at"], -1) for j in jobs], key=lambda e: (e[0], e[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def _nothing_left(tc: Trainctl, job_ids: list[str]) -> list[str]:
+    """What a stopped sweep left behind: processes, held locks, engine locks, live resources, working dirs."""
+    left = [f"process {pid} of {j}" for j in job_ids for pid in job_processes(j)]
+    left += [f"watcher {pid} of {j}" for j in job_ids for pid in watcher_processes(j)]
+    left += [f"lock {p.name}" for p in (tc.home / "locks").glob("*.lock") if is_locked(tc.home, p.stem)]
+    left += [f"engine lock {p}" for p in engine_locks(tc.home)]
+    left += [f"resource {r} of {j}" for j in job_ids for r in live_resources(tc.home, j)]
+    left += [f"working dir of {j}" for j in job_ids if (tc.home / "runs" / j).exists()]
+    return left
+
+
+def test_six_point_sweep_three_at_once_ranked_by_objective(tc: Trainctl, make_job) -> None:
+    """6 points at --max-parallel 3: every job succeeds, never more than 3 run at once, best loss first, all tagged."""
+    spec = make_job(name="sweep-six", steps=10, step_s=0.1)
+    result = tc.run(*_sweep_args(spec, "--max-parallel", "3", "-o", "json"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    rows = summary["jobs"]
+    assert [r["state"] for r in rows] == ["succeeded"] * 6, rows
+    assert [r["params"]["env.LOSS_SCALE"] for r in rows] == sorted(SCALES, key=float)
+    assert [r["metrics"]["loss"] for r in rows] == sorted(r["metrics"]["loss"] for r in rows)
+    records = [tc.record(r["job_id"]) for r in rows]
+    assert _max_overlap(records) <= 3
+    sweep_id = summary["sweep_id"]
+    assert all(r["sweep"]["sweep_id"] == sweep_id for r in records)
+    assert all(stack_tags(tc.home, r["job_id"])["trainctl:sweep-id"] == sweep_id for r in rows)
+    assert _nothing_left(tc, [r["job_id"] for r in rows]) == []
+    listed = tc.json("ls", "--sweep", sweep_id)
+    assert sorted(j["job_id"] for j in listed) == sorted(r["job_id"] for r in rows)
+    text = tc.run(*_sweep_args(spec, "--max-parallel", "3"))  # again: nothing to run, the summary once more
+    assert text.returncode == 0, text.stderr
+    assert "6 of 6 points already finished" in text.stderr
+    assert text.stdout.splitlines()[1].split()[1] == "1"  # the LOSS_SCALE=1 point heads the table
+
+
+def test_sigint_stops_cleanly_and_rerun_completes_only_the_missing_points(tc: Trainctl, make_job) -> None:
+    """SIGINT mid-sweep exits 130 leaving nothing behind; the rerun keeps the finished jobs and completes the rest."""
+    spec = make_job(name="sweep-int", steps=25, step_s=0.1)
+    proc = tc.start(*_sweep_args(spec, "--max-parallel", "2"))
+    err: list[str] = []
+    pump = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
+    pump.start()
+
+    def finished_and_running() -> bool:
+        states = [j["state"] for j in tc.jobs()]
+        return states.count("succeeded") >= 2 and "running" in states
+
+    wait_until(lambda: finished_and_running() or proc.poll() is not None, timeout=240, interval=0.1)
+    assert proc.poll() is None, "the sweep ended before the signal: " + "".join(err)
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout=180)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    pump.join(timeout=5)
+    assert code == 130, "".join(err)
+    before = {j["job_id"]: j for j in tc.jobs()}
+    done = {j: r for j, r in before.items() if r["state"] == "succeeded"}
+    assert len(done) >= 2, before
+    assert any(r["state"] == "interrupted" for r in before.values()), before
+    assert _nothing_left(tc, list(before)) == []
+
+    again = tc.run(*_sweep_args(spec, "--max-parallel", "2", "-o", "json"), timeout=300)
+    assert again.returncode == 0, again.stderr
+    rows = json.loads(again.stdout)["jobs"]
+    assert [r["state"] for r in rows] == ["succeeded"] * 6
+    for job_id, record in done.items():  # finished points were not run again
+        assert tc.record(job_id) == record
+    assert {r["job_id"] for r in rows} >= set(done)
+    interrupted = [j for j, r in before.items() if r["state"] == "interrupted"]
+    assert set(interrupted) <= {r["job_id"] for r in rows}  # an interrupted point resumed its own job
+    assert len(tc.jobs()) == 6
+    assert _nothing_left(tc, [r["job_id"] for r in rows]) == []
