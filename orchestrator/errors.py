@@ -77,6 +77,13 @@ class SettingsError(InvalidInputError):
     """A trainctl setting (environment or config.toml) is invalid."""
 
 
+class SecretsProviderError(SettingsError):
+    """The secrets provider of a job's stack cannot encrypt or decrypt (missing or wrong key, no access).
+
+    Raised before the engine changes anything: the stack's secrets are decrypted when an operation starts.
+    """
+
+
 class PrerequisiteMissingError(InvalidInputError):
     """Something trainctl needs on this machine is missing (engine, toolchain, credentials)."""
 

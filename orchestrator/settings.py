@@ -16,6 +16,8 @@ from orchestrator.errors import SettingsError
 from orchestrator.home import engine_cache_dir, legacy_engine_dirs, trainctl_home
 
 ENV_PREFIX = "TRAINCTL_"
+# Pulumi's key-service secrets providers (besides its default, a passphrase)
+SECRETS_SCHEMES = ("awskms://", "gcpkms://", "azurekeyvault://", "hashivault://")
 
 
 class Settings(BaseSettings):
@@ -25,6 +27,10 @@ class Settings(BaseSettings):
 
     home: Path = Field(default_factory=trainctl_home)
     backend_url: str | None = Field(default=None, description="Pulumi backend URL; default file://$TRAINCTL_HOME/state")
+    secrets_provider: str | None = Field(
+        default=None,
+        description="secrets provider of new job stacks (awskms://alias/NAME?region=R, ...); default: a passphrase",
+    )
     engine_dir: Path | None = Field(
         default=None, description="where engines are cached; default $XDG_CACHE_HOME/trainctl/engine (~/.cache/trainctl/engine)"
     )
@@ -64,6 +70,17 @@ class Settings(BaseSettings):
             return value
         if not value.startswith(("file://", "s3://", "https://", "azblob://", "gs://")):
             raise ValueError("must be a Pulumi backend URL: file://, s3://, azblob://, gs:// or https://")
+        return value
+
+    @field_validator("secrets_provider")
+    @classmethod
+    def _secrets_scheme(cls, value: str | None) -> str | None:
+        if value is None or value == "passphrase":
+            return value
+        if not value.startswith(SECRETS_SCHEMES) or value.rstrip("/").endswith("://"):
+            raise ValueError(
+                "must be `passphrase` or a key URL: awskms://alias/NAME?region=R, gcpkms://, azurekeyvault://, hashivault://"
+            )
         return value
 
     @classmethod

@@ -28,6 +28,7 @@ from orchestrator.engine.environment import engine_env
 from orchestrator.engine.locate import Engine, find_engine
 from orchestrator.engine.locks import lock_conflict
 from orchestrator.engine.noise import is_engine_noise
+from orchestrator.engine.secrets import new_stack_provider, require_team_secrets, secrets_failure
 from orchestrator.engine.stack_settings import settings_store
 from orchestrator.errors import CloudError, NotFoundError, TrainctlError
 from orchestrator.settings import Settings
@@ -186,6 +187,7 @@ class Workspace:
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
         self.engine = engine or find_engine(settings.engines)
+        require_team_secrets(settings)
         self.env = engine_env(settings, self.engine)
         self.settings_store = settings_store(settings.state_url)
         self._command = SessionCommand(self.engine)
@@ -198,6 +200,7 @@ class Workspace:
                 pulumi_home=self.env["PULUMI_HOME"],
                 env_vars=self.env,
                 program=program,
+                secrets_provider=new_stack_provider(self.settings),
                 project_settings=auto.ProjectSettings(
                     name=PROJECT, runtime="python", backend=auto.ProjectBackend(url=self.settings.state_url)
                 ),
@@ -228,8 +231,11 @@ def scratch_dir() -> Iterator[Path]:
 
 
 @contextmanager
-def translate_errors(operation: str, **context: str) -> Iterator[None]:
-    """Turn Automation API exceptions into trainctl errors naming ``operation``."""
+def translate_errors(operation: str, *, secrets: str | None = None, **context: str) -> Iterator[None]:
+    """Turn Automation API exceptions into trainctl errors naming ``operation``.
+
+    ``secrets`` names the stack's secrets provider, for the error when it cannot decrypt.
+    """
     try:
         yield
     except TrainctlError:
@@ -242,6 +248,9 @@ def translate_errors(operation: str, **context: str) -> Iterator[None]:
         text = str(e)
         if "is currently locked" in text or "the stack is currently locked" in text:
             raise lock_conflict(operation, text, context) from e
+        problem = secrets_failure(operation, text, secrets or "in force", _engine_message(text))
+        if problem is not None:
+            raise problem from e
         raise CloudError(f"{operation} failed: {_engine_message(text)}", context=context) from e
     except auto_errors.InvalidVersionError as e:
         raise CloudError(f"{operation}: unusable engine version: {e}", hint="run `trainctl engine install --force`") from e

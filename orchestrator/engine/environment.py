@@ -1,4 +1,4 @@
-"""The environment every engine process gets: offline, non-interactive, isolated, passphrase by file."""
+"""The environment every engine process gets: offline, non-interactive, isolated, passphrase by file, AWS retries."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from orchestrator.engine.passphrase import (
     passphrase_file_in_use,
     require_passphrase,
 )
+from orchestrator.engine.secrets import is_team_backend
 from orchestrator.home import private_dir, private_home
 from orchestrator.settings import Settings
 
@@ -28,8 +29,12 @@ def engine_env(settings: Settings, engine: Engine) -> dict[str, str]:
         "PULUMI_PYTHON_CMD": sys.executable,
         "PATH": f"{engine.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    if "AWS_MAX_ATTEMPTS" not in os.environ:  # the engine's AWS SDK (S3 backend, KMS) retries throttling this often
+        env["AWS_MAX_ATTEMPTS"] = str(settings.retry_max_attempts)
     private_home(settings.home)
     if not any(os.environ.get(name) for name in PASSPHRASE_VARS):
+        if is_team_backend(settings.state_url):  # a key service (require_team_secrets): no passphrase of this home's own
+            return env
         env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(ensure_passphrase_file(settings.passphrase_file))
     elif (named := passphrase_file_in_use(settings.passphrase_file)) is not None:
         require_passphrase(named)  # the user's PULUMI_CONFIG_PASSPHRASE_FILE: never an empty one either

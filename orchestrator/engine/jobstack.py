@@ -16,6 +16,7 @@ Stack tags are written once by ``configure``: on the file backend, whose engine 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -32,6 +33,7 @@ from pulumi.automation._stack import StackInitMode
 from orchestrator.engine import processes
 from orchestrator.engine.automation import EventHandler, Program, SessionCommand, Workspace, translate_errors
 from orchestrator.engine.locks import EngineLock, engine_locks, lock_conflict, stale_engine_locks
+from orchestrator.engine.secrets import stack_provider
 from orchestrator.engine.stack_settings import with_plain_config
 from orchestrator.errors import ConflictError
 from orchestrator.logs import get_logger
@@ -64,7 +66,7 @@ class JobStack:
     def create(cls, workspace: Workspace, job_id: str, program: Program) -> JobStack:
         """A new job's stack (one ``stack init``)."""
         job_stack = cls(workspace, job_id, program)
-        with job_stack._closed_on_error(), translate_errors(f"creating stack {job_id}", job_id=job_id):
+        with job_stack._closed_on_error(), job_stack._translating(f"creating stack {job_id}"):
             job_stack._stack.workspace.create_stack(job_id)
         job_stack._save_settings()  # the secrets provider's state (salt) `stack init` wrote
         return job_stack
@@ -74,7 +76,7 @@ class JobStack:
         """An existing job's stack; with ``create``, made when it does not exist yet (a job interrupted before it had one)."""
         job_stack = cls(workspace, job_id, program)
         if create:
-            with job_stack._closed_on_error(), translate_errors(f"opening stack {job_id}", job_id=job_id):
+            with job_stack._closed_on_error(), job_stack._translating(f"opening stack {job_id}"):
                 try:
                     job_stack._stack.workspace.select_stack(job_id)
                 except auto.StackNotFoundError:
@@ -111,6 +113,12 @@ class JobStack:
             )
         return stale
 
+    def refuse_if_locked(self, operation: str) -> None:
+        """LockHeldError (exit 4) naming the holder when an engine holds this stack's lock now."""
+        held = engine_locks(self.workspace.settings.state_url, self.job_id)
+        if held:
+            raise lock_conflict(operation, "", {"job_id": self.job_id}, held)
+
     # -- configuration ------------------------------------------------------------------------------
 
     def configure(self, values: Mapping[str, str], secrets: Mapping[str, str], *, tags: Mapping[str, str]) -> None:
@@ -124,7 +132,7 @@ class JobStack:
         path.write_bytes(with_plain_config(path.read_bytes() if path.exists() else None, values, tags))
         command = self._stack.workspace.pulumi_command
         assert isinstance(command, SessionCommand)
-        with translate_errors("writing stack secrets", job_id=self.job_id):
+        with self._translating("writing stack secrets"):
             for key, value in secrets.items():
                 command.run_with_input(
                     ["config", "set", "--secret", key, "--stack", self.job_id], str(self._dir), self.workspace.env, value
@@ -138,7 +146,7 @@ class JobStack:
         if store is not None:
             store.save_stack_tags(self.job_id, tags)
             return
-        with translate_errors("writing stack tags", job_id=self.job_id):
+        with self._translating("writing stack tags"):
             for key, value in tags.items():
                 self._stack.set_tag(key, value)
 
@@ -174,7 +182,7 @@ class JobStack:
         policy_configs: list[str] | None = None,
     ) -> Any:
         """``pulumi preview``: no lock, nothing changes."""
-        with translate_errors("previewing (pulumi preview)", job_id=self.job_id):
+        with self._translating("previewing (pulumi preview)"):
             return self._stack.preview(
                 on_event=on_event, policy_packs=policy_packs, policy_pack_configs=policy_configs, color="never"
             )
@@ -197,18 +205,18 @@ class JobStack:
 
     def cancel(self) -> None:
         """Remove the stack's locks (in a file/S3 backend this only deletes lock files)."""
-        with translate_errors("cancelling the stack's operation", job_id=self.job_id):
+        with self._translating("cancelling the stack's operation"):
             self._stack.cancel()
 
     def export_state(self) -> dict[str, Any]:
         """The stack's checkpoint as a document (``pulumi stack export``)."""
-        with translate_errors("exporting state", job_id=self.job_id):
+        with self._translating("exporting state"):
             deployment = self._stack.export_stack()
         return {"version": deployment.version, "deployment": deployment.deployment}
 
     def import_state(self, state: dict[str, Any]) -> None:
         """Replace the stack's checkpoint (``pulumi stack import``)."""
-        with translate_errors("importing state", job_id=self.job_id):
+        with self._translating("importing state"):
             self._stack.import_stack(auto.Deployment(version=state["version"], deployment=state["deployment"]))
 
     def resources(self) -> list[dict[str, Any]]:
@@ -220,7 +228,7 @@ class JobStack:
     def _guarded(self, operation: str, run: Callable[[], T]) -> T:
         """Run ``run``; if a dead engine on this host holds the stack's lock, clear it and retry once."""
         try:
-            with translate_errors(operation, job_id=self.job_id):
+            with self._translating(operation):
                 return run()
         except ConflictError as e:
             if not (self.clear_stale_lock() or self._clear_named_holder(e.context)):
@@ -228,7 +236,7 @@ class JobStack:
                 if named is e:
                     raise
                 raise named from e
-        with translate_errors(operation, job_id=self.job_id):
+        with self._translating(operation):
             return run()
 
     def _clear_named_holder(self, context: Mapping[str, object]) -> bool:
@@ -251,12 +259,17 @@ class JobStack:
             return error
         return lock_conflict(operation, "", {k: str(v) for k, v in error.context.items()}, held)
 
+    def _translating(self, operation: str) -> contextlib.AbstractContextManager[None]:
+        """``translate_errors`` for an operation on this stack (its secrets provider named on a failure to decrypt)."""
+        return translate_errors(operation, job_id=self.job_id, secrets=self.secrets)
+
     def _settings_path(self) -> Path:
         return self._dir / f"Pulumi.{self.job_id}.yaml"
 
     def _load_settings(self) -> None:
         store = self.workspace.settings_store
         document = store.load(self.job_id) if store is not None else None
+        self.secrets = stack_provider(document, self.workspace.settings)
         if document is not None:
             path = self._settings_path()
             path.write_bytes(document)

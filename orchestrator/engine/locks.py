@@ -1,9 +1,13 @@
-"""The engine's stack locks: who holds one (pid, host, since), and which holders are dead.
+"""The engine's stack locks: who holds one (user, host, pid, since), and which holders are dead.
 
-The engine writes a lock file per update/refresh/destroy under the backend's ``.pulumi/locks/``
-(``<org>/<project>/<stack>/<id>.json`` with ``pid``, ``hostname``, ``timestamp``) and names its holder
-in the "stack is currently locked" error. Both are read here, nowhere else. The file backend's lock
-files are read directly; another backend (S3) will read the same objects through its store.
+The engine writes a lock object per update/refresh/destroy under the backend's ``.pulumi/locks/``
+(``<org>/<project>/<stack>/<id>.json`` with ``pid``, ``username``, ``hostname``, ``timestamp``) and names
+its holder in the "stack is currently locked" error. Both are read here, nowhere else, whatever the
+kind of backend (a directory, an S3 bucket shared by a team).
+
+Whether a holder is alive can be known only on its own host: a lock held by a dead process on this
+host is stale and may be cleared; a lock held on another host is neither stale nor live as far as
+this machine can tell, so clearing it is a person's decision (`trainctl recover --yes`).
 """
 
 from __future__ import annotations
@@ -23,38 +27,66 @@ RECOVER_HINT = "wait for it to finish; if that process is gone, `trainctl recove
 
 @dataclass(frozen=True)
 class EngineLock:
-    """One lock file of a job's stack and the engine process that wrote it."""
+    """One lock object of a job's stack and the engine process that wrote it."""
 
     job_id: str
-    path: Path
+    key: str  # where the lock object is, for messages
     pid: int
     host: str
     since: str
+    user: str = ""
 
     def held_here(self) -> bool:
         return self.host == socket.gethostname()
 
+    def alive_here(self) -> bool:
+        """Held by a live process of this host (whoever's: another home's engine counts)."""
+        from orchestrator.agent import procs
 
-def lock_dir(state_url: str) -> Path | None:
-    """Where a file backend keeps its lock files (None for other backends)."""
-    if not state_url.startswith("file://"):
-        return None
-    return Path(state_url[len("file://") :]) / ".pulumi" / "locks"
+        return self.held_here() and bool(self.pid) and procs.is_alive(self.pid)
+
+    def holder(self) -> str:
+        """``user on host (pid N) since T``: what a refused user is told."""
+        who = f"{self.user} on {self.host}" if self.user else self.host
+        return f"{who} (pid {self.pid}) since {self.since}"
 
 
 def engine_locks(state_url: str, job_id: str | None = None) -> list[EngineLock]:
-    """The lock files of the backend (of ``job_id``'s stack only, when given)."""
-    root = lock_dir(state_url)
+    """The lock objects of the backend (of ``job_id``'s stack only, when given)."""
     found = []
-    for path in sorted(root.rglob("*.json")) if root is not None and root.is_dir() else []:
+    for key, data in _lock_objects(state_url, job_id):
+        try:
+            holder = json.loads(data)
+        except ValueError:
+            continue
+        if not isinstance(holder, dict):
+            continue
+        found.append(
+            EngineLock(
+                job_id=key.rsplit("/", 2)[-2],
+                key=key,
+                pid=int(holder.get("pid", 0) or 0),
+                host=str(holder.get("hostname", "")),
+                since=str(holder.get("timestamp", "?")),
+                user=str(holder.get("username", "")),
+            )
+        )
+    return found
+
+
+def _lock_objects(state_url: str, job_id: str | None) -> list[tuple[str, bytes]]:
+    """``(key, content)`` of each lock object under the backend's ``.pulumi/locks/``."""
+    if not state_url.startswith("file://"):
+        return []
+    root = Path(state_url[len("file://") :]) / ".pulumi" / "locks"
+    found = []
+    for path in sorted(root.rglob("*.json")) if root.is_dir() else []:
         if job_id is not None and path.parent.name != job_id:
             continue
         try:
-            holder = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        pid = int(holder.get("pid", 0) or 0)
-        found.append(EngineLock(path.parent.name, path, pid, str(holder.get("hostname", "")), str(holder.get("timestamp", "?"))))
+            found.append((str(path), path.read_bytes()))
+        except OSError:
+            continue  # released while we looked
     return found
 
 
@@ -73,14 +105,19 @@ def stale_engine_locks(state_url: str, job_id: str | None = None) -> list[Engine
 
 
 def lock_conflict(operation: str, text: str, context: Mapping[str, str], held: list[EngineLock] | None = None) -> ConflictError:
-    """A ConflictError naming who holds the lock (pid, host, since when): from the engine's message, else the lock file."""
+    """A ConflictError naming the lock's holder (user, host, pid, since when): from the engine's text, else the lock object."""
     owner = dict(context)
     match = _LOCK_OWNER.search(text)
     if match:
-        owner.update(pid=match["pid"], host=match["host"] or match["who"], since=match["since"].strip())
+        user = match["who"] if match["host"] else ""
+        lock = EngineLock(
+            context.get("job_id", ""), "", int(match["pid"]), match["host"] or match["who"], match["since"].strip(), user
+        )
     elif held:
-        owner.update(pid=str(held[0].pid), host=held[0].host, since=held[0].since)
-    if "pid" not in owner:
+        lock = held[0]
+    else:
         return ConflictError(f"{operation}: another operation holds the stack's lock", context=owner, hint=RECOVER_HINT)
-    detail = f"locked by pid {owner['pid']} on {owner['host']} since {owner['since']}"
-    return LockHeldError(f"{operation}: {detail}", context=owner, hint=RECOVER_HINT)
+    owner.update(pid=str(lock.pid), host=lock.host, since=lock.since)
+    if lock.user:
+        owner["user"] = lock.user
+    return LockHeldError(f"{operation}: locked by {lock.holder()}", context=owner, hint=RECOVER_HINT)

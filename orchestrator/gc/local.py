@@ -71,7 +71,7 @@ def expired_findings(home: Path, stacks: dict[str, StackFacts], records: dict[st
 def stale_lock_findings(state_url: str, stacks: dict[str, StackFacts]) -> list[Finding]:
     """Engine lock files (file backend) whose holder is a dead process on this host."""
     return [
-        Finding("stale-lock", lock.job_id, str(lock.path), f"held by dead pid {lock.pid} since {lock.since}")
+        Finding("stale-lock", lock.job_id, lock.key, f"held by dead pid {lock.pid} since {lock.since}")
         for lock in stale_engine_locks(state_url)
     ]
 

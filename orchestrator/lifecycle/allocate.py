@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.compile import CompiledJob
 from orchestrator.cost.accrual import accrued_cost
-from orchestrator.errors import PolicyViolationError, TrainctlError
+from orchestrator.errors import ConflictError, PolicyViolationError, TrainctlError
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.progress import EngineProgress
@@ -45,6 +45,8 @@ def allocate(
         rt.ledger.save(record.model_copy(update={"state": JobState.BLOCKED, "reason": "blocked by policy"}))
         teardown_job(rt, job.job_id, requested=JobState.BLOCKED, reason=e.message, wait_s=60.0)
         raise
+    except ConflictError:
+        raise  # another operation (perhaps a teammate's) holds the stack: its job is not ours to tear down
     except TrainctlError as e:
         why = f"stopped by signal {stop.signum}" if stop.stop_requested else f"allocation failed: {e.message}"
         rt.ledger.save(record.model_copy(update={"state": JobState.INTERRUPTED, "reason": why}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import ConflictError
@@ -22,10 +23,18 @@ from orchestrator.vocabulary import JobState, LockOp, job_lock_key, name_lock_ke
 
 if TYPE_CHECKING:
     from orchestrator.engine.jobstack import JobStack
+    from orchestrator.engine.locks import EngineLock
 
 
-def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
-    """Repair ``ref``; return the record and the actions taken, one line each."""
+def recover_job(
+    rt: Runtime, ref: str, *, confirm_lock: Callable[[EngineLock], None] | None = None
+) -> tuple[JobRecord, list[str]]:
+    """Repair ``ref``; return the record and the actions taken, one line each.
+
+    A lock held on another host may belong to a live engine there (trainctl cannot tell from here): it
+    is cleared only when ``confirm_lock`` returns for it (it raises to leave it); without one, such a
+    lock stops the repair (exit 4 naming its holder). A lock of a live process on this host always does.
+    """
     from orchestrator.engine.jobstack import JobStack
 
     record = rt.ledger.resolve(ref)
@@ -47,7 +56,7 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
         # a teardown under way (e.g. the agent's finalize) has the same goal: wait for it, then repair
         lock_wait = TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0
         with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.RECOVER, wait_s=lock_wait):
-            resources, teardown_begun = _repair_state(stack, actions)
+            resources, teardown_begun = _repair_state(stack, actions, confirm_lock)
             agent = live_agent(resources)
             if agent is not None and (teardown_begun or record.stop_requested):
                 # a stop was asked for (a signal to `up`, cut short by a second one) or the engine died
@@ -69,12 +78,16 @@ def recover_job(rt: Runtime, ref: str) -> tuple[JobRecord, list[str]]:
     return record, actions or ["nothing to repair"]
 
 
-def _repair_state(stack: JobStack, actions: list[str]) -> tuple[list[dict[str, Any]], bool]:
+def _repair_state(
+    stack: JobStack, actions: list[str], confirm_lock: Callable[[EngineLock], None] | None
+) -> tuple[list[dict[str, Any]], bool]:
     """Clear stale locks, drop pending operations, refresh; return the resources left in state and
     whether a teardown had begun (a pending delete was dropped)."""
     if stack.clear_stale_lock():
         actions.append("cleared the lock of a dead engine and stopped its leftover plugins")
+    remote = _locks_to_clear(stack, confirm_lock)
     stack.cancel()
+    actions.extend(f"cleared the lock of {lock.holder()} (confirmed stale)" for lock in remote)
     state = stack.export_state()
     pending = state["deployment"].get("pending_operations") or []
     if pending:
@@ -83,6 +96,25 @@ def _repair_state(stack: JobStack, actions: list[str]) -> tuple[list[dict[str, A
         actions.append(f"dropped {len(pending)} pending operation(s): " + ", ".join(_describe(p) for p in pending))
     stack.refresh()
     return stack.resources(), any(op.get("type") == "deleting" for op in pending)
+
+
+def _locks_to_clear(stack: JobStack, confirm_lock: Callable[[EngineLock], None] | None) -> list[EngineLock]:
+    """The stack's remaining locks, each confirmed stale; LockHeldError (exit 4) for a live or unconfirmed holder."""
+    from orchestrator.engine.locks import engine_locks, lock_conflict
+
+    locks = engine_locks(stack.workspace.settings.state_url, stack.job_id)
+    context = {"job_id": stack.job_id}
+    for lock in locks:
+        if lock.alive_here():
+            raise lock_conflict(f"cannot recover {stack.job_id}: an operation is in progress", "", context, [lock])
+    elsewhere = [lock for lock in locks if not lock.held_here()]
+    for lock in elsewhere:
+        if confirm_lock is None:
+            error = lock_conflict(f"cannot recover {stack.job_id}: held on another host", "", context, [lock])
+            error.hint = f"if that process is gone, `trainctl recover {stack.job_id} --yes` clears its lock"
+            raise error
+        confirm_lock(lock)
+    return elsewhere
 
 
 def live_agent(resources: list[dict[str, Any]]) -> int | None:

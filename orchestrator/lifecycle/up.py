@@ -104,12 +104,17 @@ def _still_alive(rt: Runtime, target: Target, existing: JobRecord, say: Say) -> 
 
 
 def _settle(rt: Runtime, job_id: str) -> None:
-    """An engine orphaned by a killed trainctl finishes first; a lock its dead engine held is cleared."""
+    """An engine orphaned by a killed trainctl finishes first; a lock its dead engine held is cleared.
+
+    A lock that remains belongs to an operation in progress, perhaps a teammate's on another machine
+    (the job's stack is in a shared backend): ConflictError (exit 4) naming its holder.
+    """
     from orchestrator.engine.jobstack import JobStack
 
     with JobStack.open(rt.workspace, job_id) as stack:
         stack.settle()
         stack.clear_stale_lock()
+        stack.refuse_if_locked(f"cannot resume {job_id}")
 
 
 def _attend(
