@@ -13,6 +13,7 @@ import pytest
 from orchestrator import home as homes
 from orchestrator.engine.locate import installed_engine
 from orchestrator.settings import Settings, get_settings
+from orchestrator.testing.faults import FaultProxy
 from orchestrator.testing.harness import Trainctl, trainctl_cmd, write_job
 from orchestrator.testing.moto_server import MotoServer
 
@@ -110,6 +111,14 @@ def moto_server() -> Iterator[MotoServer]:
     server = MotoServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def fault_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
+    """The fault-injecting proxy in front of the session's moto server."""
+    proxy = FaultProxy(moto_server.url, seed=7).start()
+    yield proxy
+    proxy.stop()
 
 
 @pytest.fixture

@@ -59,13 +59,13 @@ def parse_s3_url(url: str) -> S3Location:
 class S3Store:
     """Objects under ``<prefix>.trainctl/`` in the backend's bucket."""
 
-    def __init__(self, where: S3Location) -> None:
+    def __init__(self, where: S3Location, directory: str = STORE_DIR) -> None:
         self.where = where
-        self.base = f"{where.prefix}{STORE_DIR}/"
+        self.base = f"{where.prefix}{directory}/"
 
     @classmethod
-    def of_url(cls, url: str) -> S3Store:
-        return cls(parse_s3_url(url))
+    def of_url(cls, url: str, directory: str = STORE_DIR) -> S3Store:
+        return cls(parse_s3_url(url), directory)
 
     @property
     def location(self) -> str:

@@ -17,7 +17,6 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from orchestrator.errors import ConflictError, LockHeldError
 
@@ -75,18 +74,19 @@ def engine_locks(state_url: str, job_id: str | None = None) -> list[EngineLock]:
 
 
 def _lock_objects(state_url: str, job_id: str | None) -> list[tuple[str, bytes]]:
-    """``(key, content)`` of each lock object under the backend's ``.pulumi/locks/``."""
-    if not state_url.startswith("file://"):
+    """``(where, content)`` of each lock object under the backend's ``.pulumi/locks/``."""
+    from orchestrator.store import ENGINE_DIR, STORES, backend_store
+
+    if state_url.split("://", 1)[0].lower() not in STORES:
         return []
-    root = Path(state_url[len("file://") :]) / ".pulumi" / "locks"
+    store = backend_store(state_url, ENGINE_DIR)
     found = []
-    for path in sorted(root.rglob("*.json")) if root.is_dir() else []:
-        if job_id is not None and path.parent.name != job_id:
+    for info in store.list("locks/"):
+        if not info.key.endswith(".json") or (job_id is not None and info.key.rsplit("/", 2)[-2] != job_id):
             continue
-        try:
-            found.append((str(path), path.read_bytes()))
-        except OSError:
-            continue  # released while we looked
+        data = store.read(info.key)
+        if data is not None:  # else released while we looked
+            found.append((f"{store.location}/{info.key}", data))
     return found
 
 

@@ -1,14 +1,16 @@
 """Each job's stack settings (``Pulumi.<job>.yaml``), kept with the job in the backend beside its state.
 
 The settings hold the stack's config (the normalized spec, the job's identity, the tags), its secrets
-(encrypted by the engine) and the secrets provider's state (the passphrase salt). The engine reads and
-writes them in a per-operation Automation workspace, a temporary directory: they are loaded into it
-when a stack is opened and saved back after every config change, so any later process (the watcher
-relaunching a preempted job, `recover`, a teammate) operates the stack with the same config and
-secrets. The key is ``.trainctl/stack-settings/trainctl/<job>.yaml`` under the backend's root: a
-directory beside ``.pulumi/`` in a file backend; an object store keeps the same key in its bucket.
-The store also writes the stack's tags object in one write (the file backend has no engine command
-that sets several tags at once).
+(encrypted by the engine) and the secrets provider's state (the passphrase salt, or the data key a key
+service encrypted). The engine reads and writes them in a per-operation Automation workspace, a
+temporary directory: they are loaded into it when a stack is opened and saved back after every config
+change, so any later process (the watcher relaunching a preempted job, `recover`, a teammate with
+another home or on another machine) operates the stack with the same config and secrets. They live in
+the backend object store (``orchestrator.store``) under ``stack-settings/trainctl/<job>.yaml``: in a
+file backend ``<state dir>/.trainctl/...`` (mode 0600), in an S3 backend ``<prefix>/.trainctl/...`` of
+its bucket. The store also writes the stack's tags object (``.pulumi/stacks/trainctl/<job>.pulumi-tags``,
+the format every DIY backend reads) in one write: the engine sets them one ``stack tag set`` engine
+start per tag, and does not apply ``pulumi:tags`` config to them in these backends.
 
 Plain config values are written into the settings document here, never on an engine command line
 (the spec can be hundreds of kilobytes and would show in process listings); only secrets go through
@@ -19,12 +21,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
-from orchestrator.store.files import write_atomic
+from orchestrator.store import ENGINE_DIR, STORES, backend_store
 
-SETTINGS_PREFIX = ".trainctl/stack-settings/trainctl"
+SETTINGS_PREFIX = "stack-settings/trainctl"
+TAGS_PREFIX = "stacks/trainctl"  # under the engine's directory, beside each stack's checkpoint
 
 
 class SettingsStore(Protocol):
@@ -39,42 +41,33 @@ class SettingsStore(Protocol):
     def save_stack_tags(self, job_id: str, tags: Mapping[str, str]) -> None: ...
 
 
-class FileSettingsStore:
-    """A file backend's settings: ``<state dir>/.trainctl/stack-settings/trainctl/<job>.yaml``, mode 0600."""
+class BackendSettingsStore:
+    """Settings documents in the backend's object store; stack tags in the engine's own objects."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.root = state_dir / SETTINGS_PREFIX
-        self.stacks = state_dir / ".pulumi" / "stacks" / "trainctl"
-
-    def path(self, job_id: str) -> Path:
-        return self.root / f"{job_id}.yaml"
+    def __init__(self, state_url: str) -> None:
+        self.objects = backend_store(state_url)
+        self.engine_objects = backend_store(state_url, ENGINE_DIR)
 
     def load(self, job_id: str) -> bytes | None:
-        try:
-            return self.path(job_id).read_bytes()
-        except FileNotFoundError:
-            return None
+        return self.objects.read(f"{SETTINGS_PREFIX}/{job_id}.yaml")
 
     def save(self, job_id: str, data: bytes) -> None:
-        write_atomic(self.path(job_id), data)
+        self.objects.write(f"{SETTINGS_PREFIX}/{job_id}.yaml", data)
 
     def save_stack_tags(self, job_id: str, tags: Mapping[str, str]) -> None:
-        """Write the stack's tags object (``<stack>.pulumi-tags``, the file backend's own format) in one go.
-
-        The file backend keeps stack tags in that object and sets them one ``stack tag set`` engine
-        start per tag; the engine does not apply ``pulumi:tags`` config to them in this backend.
-        """
-        write_atomic(self.stacks / f"{job_id}.pulumi-tags", json.dumps({"version": 1, "tags": dict(tags)}).encode())
+        """Write the stack's tags object (the DIY backends' own format) in one go."""
+        document = json.dumps({"version": 1, "tags": dict(tags)}).encode()
+        self.engine_objects.write(f"{TAGS_PREFIX}/{job_id}.pulumi-tags", document)
 
     def remove(self, job_id: str) -> None:
-        self.path(job_id).unlink(missing_ok=True)
+        self.objects.delete(f"{SETTINGS_PREFIX}/{job_id}.yaml")
 
 
 def settings_store(state_url: str) -> SettingsStore | None:
-    """The settings store of the backend at ``state_url`` (None: this backend keeps none yet)."""
-    if state_url.startswith("file://"):
-        return FileSettingsStore(Path(state_url[len("file://") :]))
-    return None
+    """The settings store of the backend at ``state_url`` (None: a kind of backend trainctl keeps no objects in)."""
+    if state_url.split("://", 1)[0].lower() not in STORES:
+        return None
+    return BackendSettingsStore(state_url)
 
 
 def with_plain_config(document: bytes | None, values: Mapping[str, str], tags: Mapping[str, str]) -> bytes:

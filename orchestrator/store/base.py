@@ -14,6 +14,7 @@ from typing import NamedTuple, Protocol
 from orchestrator.errors import InvalidInputError
 
 STORE_DIR = ".trainctl"  # beside ``.pulumi/`` under the backend's root, in every kind of backend
+ENGINE_DIR = ".pulumi"  # the engine's own objects (stacks, their tags, locks): read, and tags written, by orchestrator.engine
 
 
 class ObjectInfo(NamedTuple):

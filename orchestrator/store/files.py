@@ -26,9 +26,9 @@ class FileStore:
         self.root = root
 
     @classmethod
-    def of_state_dir(cls, state_dir: Path) -> FileStore:
-        """The store of the file backend whose state directory is ``state_dir``."""
-        return cls(state_dir / STORE_DIR)
+    def of_state_dir(cls, state_dir: Path, directory: str = STORE_DIR) -> FileStore:
+        """The store of the file backend whose state directory is ``state_dir`` (objects under ``directory``)."""
+        return cls(state_dir / directory)
 
     @property
     def location(self) -> str:

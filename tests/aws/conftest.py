@@ -43,14 +43,6 @@ restarts:
 """
 
 
-@pytest.fixture(scope="session")
-def fault_proxy(moto_server: MotoServer) -> Iterator[FaultProxy]:
-    """The fault-injecting proxy in front of the session's moto server."""
-    proxy = FaultProxy(moto_server.url, seed=7).start()
-    yield proxy
-    proxy.stop()
-
-
 @pytest.fixture
 def faults(moto: MotoServer, fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     """Like ``moto``, but clients go through the fault proxy (no faults until the test adds some)."""

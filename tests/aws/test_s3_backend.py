@@ -22,11 +22,13 @@ def test_up_ls_and_down_with_state_in_s3(moto: MotoServer, trainctl_home: Path, 
     url = f"s3://team-state/trainctl?region=us-east-1&endpoint=http://127.0.0.1:{port}&s3ForcePathStyle=true"
     tc = Trainctl(trainctl_home)
     tc.env["TRAINCTL_BACKEND_URL"] = url
+    tc.env["PULUMI_CONFIG_PASSPHRASE"] = "the team's passphrase"  # a team backend takes no passphrase only this home knows
     result = tc.run("up", str(write_job(tmp_path, "s3-backend", steps=3)))
     assert result.returncode == 0, result.stderr
     job_id = only_job(tc)["job_id"]
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket="team-state")["Contents"]}
     assert f"trainctl/.pulumi/stacks/trainctl/{job_id}.json" in keys
+    assert f"trainctl/.trainctl/stack-settings/trainctl/{job_id}.yaml" in keys  # a teammate operates it with the same settings
     tags = json.loads(
         s3.get_object(Bucket="team-state", Key=f"trainctl/.pulumi/stacks/trainctl/{job_id}.pulumi-tags")["Body"].read()
     )
@@ -37,4 +39,5 @@ def test_up_ls_and_down_with_state_in_s3(moto: MotoServer, trainctl_home: Path, 
     resources = checkpoint["checkpoint"]["latest"].get("resources") or []
     assert [r["type"] for r in resources if not r["type"].startswith("pulumi:")] == []
     assert not (trainctl_home / "state").exists(), "nothing may fall back to the local file backend"
+    assert not (trainctl_home / "passphrase").exists(), "the job's secrets must not depend on this home"
     assert tc.run("down", job_id).returncode == 0

@@ -26,11 +26,11 @@ def _lock(state: Path, job_id: str, pid: int, host: str) -> Path:
 
 
 def test_the_engine_message_names_the_holder() -> None:
-    """The engine's "currently locked" text becomes exit 4 naming pid, host and since when."""
+    """The engine's "currently locked" text becomes exit 4 naming user, host, pid and since when."""
     error = lock_conflict("tearing down", ENGINE_TEXT, {"job_id": "job-1"})
     assert isinstance(error, LockHeldError) and error.exit_code == ExitCode.CONFLICT
-    assert error.context == {"job_id": "job-1", "pid": "4242", "host": "box", "since": "2026-12-01T10:00:00Z"}
-    assert "locked by pid 4242 on box since 2026-12-01T10:00:00Z" in error.message
+    assert error.context == {"job_id": "job-1", "pid": "4242", "host": "box", "since": "2026-12-01T10:00:00Z", "user": "root"}
+    assert "locked by root on box (pid 4242) since 2026-12-01T10:00:00Z" in error.message
 
 
 def test_a_lock_file_names_the_holder_when_the_message_does_not(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_a_lock_file_names_the_holder_when_the_message_does_not(tmp_path: Path) 
     held = engine_locks(f"file://{tmp_path}", "job-2")
     error = lock_conflict("allocating", "conflict: update in progress", {"job_id": "job-2"}, held)
     assert isinstance(error, LockHeldError)
-    assert (error.context["pid"], error.context["host"]) == ("777", "other-host")
+    assert (error.context["pid"], error.context["host"], error.context["user"]) == ("777", "other-host", "root")
     anonymous = lock_conflict("allocating", "conflict: update in progress", {"job_id": "job-2"})
     assert type(anonymous) is ConflictError and anonymous.exit_code == ExitCode.CONFLICT
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.engine.stack_settings import FileSettingsStore, settings_store, with_plain_config
+from orchestrator.engine.stack_settings import BackendSettingsStore, settings_store, with_plain_config
 
 WRITTEN_BY_THE_ENGINE = b"""config:
   trainctl:secrets:
@@ -38,7 +38,7 @@ def test_values_that_look_like_other_types_stay_strings() -> None:
 def test_the_file_backend_keeps_settings_beside_its_state_private(tmp_path: Path) -> None:
     """A file backend stores the document under .trainctl/stack-settings (mode 0600), loads and removes it."""
     store = settings_store(f"file://{tmp_path}")
-    assert isinstance(store, FileSettingsStore)
+    assert isinstance(store, BackendSettingsStore)
     assert store.load("j-1") is None
     store.save("j-1", b"config: {}\n")
     path = tmp_path / ".trainctl" / "stack-settings" / "trainctl" / "j-1.yaml"
@@ -47,4 +47,4 @@ def test_the_file_backend_keeps_settings_beside_its_state_private(tmp_path: Path
     assert [p.name for p in path.parent.iterdir()] == ["j-1.yaml"]  # no temporary file left
     store.remove("j-1")
     assert store.load("j-1") is None
-    assert settings_store("s3://bucket/prefix") is None
+    assert settings_store("https://api.pulumi.com") is None
