@@ -106,6 +106,7 @@ class CompiledJob:
             on_demand_hourly_usd=self.on_demand_hourly_usd,
             prior_runtime_s=self.prior_runtime_s,
             prior_cost_usd=self.prior_cost_usd,
+            target=spec.target,
             **target_specific,
         )
 

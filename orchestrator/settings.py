@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     agent_start_timeout_s: float = Field(
         default=300.0, gt=0, description="a job whose agent wrote no status this long after allocation reads interrupted"
     )
+    pushgateway_url: str | None = Field(
+        default=None,
+        description="Prometheus Pushgateway each command pushes its own metrics to at exit (a failure is a warning)",
+    )
     job_ttl_s: float = Field(default=7 * 86400.0, gt=0, description="deadline of jobs without limits.max_runtime (gc)")
 
     @field_validator("backend_url")

@@ -21,6 +21,10 @@ def main(argv: list[str]) -> int:
         return 2
     restrict_umask()  # checkpoints, logs and status stay private to the user, whoever started the agent
     config = AgentConfig.from_file(Path(argv[0]))
+    if os.environ.get("TRAINCTL_JOB_HOME"):  # a local agent: its metrics join its trainctl home's journal
+        from orchestrator.metrics import journal
+
+        journal.activate(Path(os.environ["TRAINCTL_JOB_HOME"]))
     interruption = None
     if config.spot_notice_url:
         from orchestrator.agent.imds import SpotNotice

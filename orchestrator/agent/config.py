@@ -39,6 +39,7 @@ class AgentConfig:
     spot_notice_url: str | None = None
     shutdown_command: list[str] | None = None
     finalize_command: list[str] | None = None
+    target: str = "local"  # where the job runs (the label of the agent's metrics)
     # Multi-node jobs: this node's rank, how many nodes, every node's address in rank order (rank 0's
     # is the rendezvous address) and the rendezvous port. One node: rank 0 of 1, no addresses.
     node_rank: int = 0

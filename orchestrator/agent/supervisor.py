@@ -32,6 +32,7 @@ from orchestrator.agent.script_metrics import ENV_NAME as METRICS_ENV
 from orchestrator.agent.script_metrics import FILE_NAME as METRICS_FILE_NAME
 from orchestrator.agent.script_metrics import ScriptMetrics
 from orchestrator.agent.store import Store
+from orchestrator.metrics import journal
 from orchestrator.vocabulary import RunState
 
 TICK_S = 0.1
@@ -343,7 +344,7 @@ class Supervisor:
             self._write_status()
 
     def _sync_now(self) -> None:
-        self._last_sync = time.monotonic()
+        self._last_sync = started = time.monotonic()
         if self.sync is None:
             return
         try:
@@ -351,6 +352,8 @@ class Supervisor:
         except OSError as e:  # a failed sync is retried at the next interval, never fatal
             self.status["sync_error"] = str(e)
             return
+        seconds = time.monotonic() - started
+        journal.record("trainctl_checkpoint_sync_duration_seconds", seconds, job_id=self.cfg.job_id, target=self.cfg.target)
         self.status.pop("sync_error", None)
         if newest:
             self.status["newest_checkpoint"] = newest

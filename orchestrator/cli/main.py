@@ -41,6 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "Check the engine, backend, credentials and policy pack."),
     "engine": ("engine", "Install and inspect the Pulumi engine."),
     "prices": ("prices", "Inspect and refresh the price catalog."),
+    "metrics": ("metrics", "Prometheus metrics: serve them for scraping, or show them once."),
     "completion": ("completion", "Print the shell completion script (bash, zsh or fish)."),
 }
 # Commands that work but are not listed: internal hooks.
@@ -78,15 +79,22 @@ def _available(name: str) -> bool:
 
 class _Globals:
     debug = False
+    command = ""  # the subcommand being run (the Pushgateway groups a push by it)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="trainctl")
 @click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
 @click.option("--log-format", type=click.Choice(["auto", "console", "json"]), default=None, help="Log rendering on stderr.")
-def cli(debug: bool, log_format: str | None) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, log_format: str | None) -> None:
     """trainctl: ML training jobs on cloud GPUs, with Pulumi stacks as the record of what exists."""
     _Globals.debug = debug
+    _Globals.command = ctx.invoked_subcommand or ""
+    from orchestrator.home import trainctl_home
+    from orchestrator.metrics import journal
+
+    journal.activate(trainctl_home())  # this command's counters and histograms go to the home's metrics journal
     from orchestrator.logs import configure_logging
 
     configure_logging(log_format, "debug" if debug else None)  # else: the log_format / log_level settings
@@ -100,10 +108,15 @@ def main(argv: list[str] | None = None) -> None:
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI; return the process exit code (never raises). What it creates is private to the user."""
     previous_umask = restrict_umask()
+    _Globals.command = ""
     try:
-        return _run(argv)
+        code = _run(argv)
+        _push_metrics()
+        return code
     finally:
         os.umask(previous_umask)
+        if "orchestrator.metrics.journal" in sys.modules:
+            sys.modules["orchestrator.metrics.journal"].deactivate()
 
 
 def _run(argv: list[str] | None) -> int:
@@ -134,6 +147,26 @@ def _run(argv: list[str] | None) -> int:
             InternalError(f"internal error: {type(e).__name__}: {e}", hint="rerun with --debug for a traceback and report it")
         )
     return int(result) if isinstance(result, int) else ExitCode.OK
+
+
+def _push_metrics() -> None:
+    """With ``TRAINCTL_PUSHGATEWAY_URL`` (environment, or config.toml when this command read its settings),
+    push this command's metrics; a gateway that fails is one warning, never the command's failure."""
+    url = os.environ.get("TRAINCTL_PUSHGATEWAY_URL")
+    if url is None and "orchestrator.settings" in sys.modules:  # never load the settings only for this
+        from orchestrator.settings import get_settings
+
+        try:
+            url = get_settings().pushgateway_url
+        except TrainctlError:
+            url = None
+    if not url or not _Globals.command:
+        return
+    from orchestrator.metrics.push import push_run
+
+    warning = push_run(url, _Globals.command)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _fail(error: TrainctlError) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar, cast
@@ -161,6 +162,9 @@ def client(
         with calling(f"creating the {service} client"):
             built = session.client(service, region_name=region, endpoint_url=endpoint, config=config)
         built.meta.events.register("before-call", functools.partial(_tell_listeners, service))
+        built.meta.events.register("before-call", _call_started)
+        built.meta.events.register("after-call", functools.partial(_call_answered, service))
+        built.meta.events.register("after-call-error", functools.partial(_call_failed, service))
         _clients[key] = built
         return built
 
@@ -178,6 +182,45 @@ def listening(listener: Callable[[str, str], None]) -> Iterator[None]:
 def _tell_listeners(service: str, *, model: Any, **_: Any) -> None:
     for listener in list(_call_listeners):
         listener(service, model.name)
+
+
+# Metrics of every API call (orchestrator.metrics.journal): latency by service, operation and outcome
+# (ok; retried: a transient failure, which the retry policy or botocore tries again; error), and the
+# transient failures counted as retries. Recording is off where no trainctl home is active (instances).
+def _call_started(*, model: Any, context: dict[str, Any], **_: Any) -> None:
+    context["trainctl_call"] = (model.name, time.monotonic())
+
+
+def _call_answered(service: str, *, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any) -> None:
+    status = int(getattr(http_response, "status_code", 0) or 0)
+    code = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) and status >= 300 else None
+    if status < 300:
+        outcome = "ok"
+    elif status >= 500 or code in THROTTLING_CODES:
+        outcome = "retried"
+    else:
+        outcome = "error"
+    _record_call(service, context, outcome)
+
+
+def _call_failed(service: str, *, context: dict[str, Any], **_: Any) -> None:
+    _record_call(service, context, "retried")  # no answer at all: a dropped connection or a timeout, retried
+
+
+def _record_call(service: str, context: dict[str, Any], outcome: str) -> None:
+    started = context.pop("trainctl_call", None)
+    if started is None:
+        return
+    operation, at = started
+    try:
+        from orchestrator.metrics import journal
+    except ImportError:  # an agent bundle without it
+        return
+    journal.record(
+        "trainctl_cloud_api_call_duration_seconds", time.monotonic() - at, service=service, operation=operation, outcome=outcome
+    )
+    if outcome == "retried":
+        journal.record("trainctl_cloud_api_retries_total", service=service, operation=operation)
 
 
 def call(operation: str, func: Callable[[], T], *, max_total_s: float | None = None, **context: str) -> T:

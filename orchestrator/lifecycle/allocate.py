@@ -23,6 +23,7 @@ from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.stopping import Say, stopped, teardown_after_stop
 from orchestrator.lifecycle.teardown import teardown_job
 from orchestrator.logs import get_logger
+from orchestrator.metrics import journal
 from orchestrator.targets.base import Target
 from orchestrator.vocabulary import JobState
 
@@ -37,6 +38,7 @@ def allocate(
     policy_config: Path | None,
 ) -> JobRecord:
     """Put ``job``'s stack up (``existing``: the job's record when it is resumed or relaunched); return the running record."""
+    asked = time.time()
     record, job = _provisioning(rt, job, existing)
     say(f"{'resuming' if existing else 'creating'} job {job.job_id} on target {job.spec.target}")
     try:
@@ -64,10 +66,19 @@ def allocate(
         }
     )
     rt.ledger.save(record)
+    _record_start(record, asked, first=existing is None)
     if stop.stop_requested:
         teardown_after_stop(rt, job.job_id, stop, say)
         raise stopped(stop)
     return record
+
+
+def _record_start(record: JobRecord, asked: float, *, first: bool) -> None:
+    """Metrics: how long this allocation took until the run started; a new job counts as started."""
+    seconds = (record.started_at or asked) - asked
+    journal.record("trainctl_resource_allocation_duration_seconds", seconds, job_id=record.job_id, target=record.target)
+    if first:
+        journal.record("trainctl_training_jobs_started_total", job_id=record.job_id, target=record.target, team=record.team)
 
 
 def _provisioning(rt: Runtime, job: CompiledJob, existing: JobRecord | None) -> tuple[JobRecord, CompiledJob]:

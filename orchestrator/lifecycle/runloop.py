@@ -19,6 +19,7 @@ from orchestrator.lifecycle.progress import EngineProgress
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.stopping import Say
 from orchestrator.lifecycle.teardown import teardown_job
+from orchestrator.metrics import journal
 from orchestrator.targets.base import Decision, Target
 from orchestrator.vocabulary import JobState, LockOp, job_lock_key
 
@@ -34,6 +35,8 @@ def after_run(
 ) -> tuple[JobRecord, bool]:
     """The run ended: relaunch it (the new run's record, False) or tear the job down (the final record, True)."""
     decision = target.relaunch_decision(record)
+    if decision.action in ("relaunch", "give-up"):  # both follow a preemption
+        journal.record("trainctl_preemptions_total", job_id=record.job_id, target=record.target)
     if decision.action != "relaunch":
         return tear_down_ended(rt, record, decision, say), True
     return relaunch(rt, compiled(), record, target, decision, stop, say, policy_config), False

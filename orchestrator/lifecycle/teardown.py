@@ -16,6 +16,7 @@ from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.logs import get_logger
+from orchestrator.metrics import journal
 from orchestrator.targets import get_target
 from orchestrator.targets.base import Observation
 from orchestrator.vocabulary import RUN_OUTCOMES, JobState, LockOp, RunState, job_lock_key
@@ -48,8 +49,20 @@ def teardown_job(
         observation = target.observe(record.model_copy(update={"torn_down": True}))
         record = _ended(record, observation, requested=requested, reason=reason)
         rt.ledger.save(record)
+        _record_end(record)
         log.info("job.torn_down", state=record.state, reason=record.reason, seconds=round(time.monotonic() - started, 2))
         return record
+
+
+def _record_end(record: JobRecord) -> None:
+    """Metrics: a job that ended succeeded or failed (counted once: a job is torn down once per end)."""
+    if record.state == JobState.SUCCEEDED:
+        journal.record("trainctl_training_jobs_completed_total", job_id=record.job_id, target=record.target, team=record.team)
+    elif record.state == JobState.FAILED:
+        reason = journal.failure_reason(record.reason)
+        journal.record(
+            "trainctl_training_jobs_failed_total", job_id=record.job_id, target=record.target, team=record.team, reason=reason
+        )
 
 
 def _ended(record: JobRecord, seen: Observation, *, requested: JobState | None, reason: str | None) -> JobRecord:

@@ -23,8 +23,18 @@ from orchestrator.targets.aws.names import agent_key, code_key
 from orchestrator.targets.local.snapshot import digest
 from orchestrator.workdir import Selection
 
-# What `python -m orchestrator.agent` needs on an instance: the agent, its S3 store, the AWS seam, its umask.
-AGENT_MODULES = ("__init__.py", "errors.py", "home.py", "vocabulary.py", "cloud/__init__.py", "cloud/aws.py")
+# What `python -m orchestrator.agent` needs on an instance: the agent, its S3 store, the AWS seam, its umask,
+# the metrics journal (recording is off there: it has no trainctl home).
+AGENT_MODULES = (
+    "__init__.py",
+    "errors.py",
+    "home.py",
+    "vocabulary.py",
+    "cloud/__init__.py",
+    "cloud/aws.py",
+    "metrics/__init__.py",
+    "metrics/journal.py",
+)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""trainctl's Prometheus metrics: the journal every process appends to, and the exporter that folds it."""
