@@ -21,7 +21,10 @@ DOC = REPO / "docs" / "architecture.md"
 # layer above.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("orchestrator", "orchestrator.errors", "orchestrator.home", "orchestrator.vocabulary")),
-    ("runtime", ("orchestrator.settings", "orchestrator.logs", "orchestrator.retry", "orchestrator.jobs.backend")),
+    (
+        "runtime",
+        ("orchestrator.settings", "orchestrator.logs", "orchestrator.retry", "orchestrator.jobs.backend", "orchestrator.metrics"),
+    ),
     ("seams", ("orchestrator.spec", "orchestrator.cloud", "orchestrator.engine", "orchestrator.agent", "orchestrator.store")),
     ("domain", ("orchestrator.compile", "orchestrator.jobs", "orchestrator.cost", "orchestrator.region", "orchestrator.workdir")),
     ("targets", ("orchestrator.targets", "orchestrator.policy")),
@@ -34,6 +37,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "orchestrator.doctor",
             "orchestrator.scaffold",
             "orchestrator.sweep",
+            "orchestrator.metrics.exporter",
+            "orchestrator.metrics.push",
         ),
     ),
     ("cli", ("orchestrator.cli", "orchestrator.__main__")),
@@ -44,6 +49,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 SEAMS = {
     "pulumi.automation": ("orchestrator.engine",),
     "boto3": ("orchestrator.cloud",),
+    "prometheus_client": ("orchestrator.metrics",),
 }
 
 

@@ -24,14 +24,19 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value for family in text_string_to_metric_families(text) for s in family.samples
-    }
+    families = text_string_to_metric_families(text)
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for family in families for s in family.samples}
+
+
+def _get(url: str) -> Any:
+    return urllib.request.urlopen(url, timeout=10)  # noqa: S310 - an http URL on 127.0.0.1 the test built
 
 
 def _save(home: Path, job_id: str, team: str, state: str, **fields: Any) -> None:
     now = time.time()
-    record = JobRecord(job_id=job_id, name=job_id[:-7], team=team, owner="o@example.com", target="local", created=now - 200, state=state, **fields)
+    record = JobRecord(
+        job_id=job_id, name=job_id[:-7], team=team, owner="o@x.org", target="local", created=now - 200, state=state, **fields
+    )
     Ledger(home).save(record)
 
 
@@ -108,14 +113,14 @@ def test_metrics_serve_answers_metrics_and_healthz(trainctl_home: Path) -> None:
         line = server.stderr.readline()
         assert line.startswith("serving http://127.0.0.1:"), line
         base = line.split()[1].removesuffix("/metrics")
-        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as answer:
+        with _get(f"{base}/healthz") as answer:
             assert answer.status == 200 and answer.read() == b"ok\n"
-        with urllib.request.urlopen(f"{base}/metrics", timeout=10) as answer:
+        with _get(f"{base}/metrics") as answer:
             assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             samples = _samples(answer.read().decode())
         assert samples[("trainctl_jobs", (("state", "succeeded"), ("target", "local"), ("team", "vision")))] == 1
         with pytest.raises(urllib.error.HTTPError) as missing:
-            urllib.request.urlopen(f"{base}/nothing", timeout=10)
+            _get(f"{base}/nothing")
         assert missing.value.code == 404
     finally:
         server.terminate()

@@ -110,7 +110,8 @@ def test_unknown_and_torn_lines_are_ignored(home: Path) -> None:
     """Lines of an unknown metric, with a wrong label count, or torn, do not break the fold."""
     journal.record(STARTED, target="local", team="a")
     with open(home / journal.DIR_NAME / journal.JOURNAL, "a") as handle:
-        handle.write('{"m": "trainctl_from_the_future_total", "l": ["x"], "v": 1}\n{"m": "' + STARTED + '", "l": ["x"], "v": 1}\n')
+        handle.write('{"m": "trainctl_from_the_future_total", "l": ["x"], "v": 1}\n')
+        handle.write('{"m": "' + STARTED + '", "l": ["x"], "v": 1}\n')
         handle.write('not json\n{"m": "' + STARTED + '", "l": ["local", "a"], "v": 1')  # a line still being written
     assert journal.read(home).counters == {(STARTED, ("local", "a")): 1.0}
 
