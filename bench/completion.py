@@ -17,14 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 
 TRAINCTL = Path(sys.executable).parent / "trainctl"
 TARGET_S = 0.2
 
 
 def make_index(home: Path, count: int) -> None:
-    ledger = Ledger(home)
+    ledger = Ledger.for_home(home)
     for n in range(count):
         name = f"job-{n % 17:02d}"
         ledger.save(

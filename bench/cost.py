@@ -35,11 +35,12 @@ PRICES = {"g5.xlarge": 1.006, "g4dn.xlarge": 0.526, "p4d.24xlarge": 32.7726, "g6
 
 def write_jobs(home: Path, count: int, seed: int = 7) -> None:
     """``count`` ended jobs over the last 90 days, saved with Ledger.save as teardown leaves them."""
-    from orchestrator.jobs.records import JobRecord, Ledger
+    from orchestrator.jobs.index import Ledger
+    from orchestrator.jobs.records import JobRecord
     from orchestrator.spec.loader import load_spec
 
     base = load_spec(REPO / "examples/aws/job.yaml").spec.to_document()
-    ledger = Ledger(home)
+    ledger = Ledger.for_home(home)
     rnd = random.Random(seed)
     now = time.time()
     for i in range(count):
@@ -87,7 +88,7 @@ def _cpu() -> float:
 def measure(home: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]:
     from orchestrator.cli.main import run
     from orchestrator.cost.reports import CACHE_FILE, cost_report
-    from orchestrator.jobs.records import Ledger
+    from orchestrator.jobs.index import Ledger
     from orchestrator.settings import get_settings
 
     os.environ["TRAINCTL_HOME"] = str(home)
@@ -109,7 +110,7 @@ def measure(home: Path, runs: int) -> dict[str, tuple[list[float], list[float]]]
         "report (in-process)": timed(lambda: cost_report(settings, by="team"), runs),
         "command (in-process)": timed(command, runs),
         "trainctl cost (process)": timed(lambda: subprocess.run(argv, env=env, capture_output=True, check=True), runs),
-        "Ledger.all (pydantic)": timed(lambda: Ledger(home).all(), max(1, runs // 2)),
+        "Ledger.all (pydantic)": timed(lambda: Ledger.for_home(home).all(), max(1, runs // 2)),
     }
 
 

@@ -32,7 +32,8 @@ RUNS = 3
 
 def access_denied_cost_actual(*, in_process: bool = False) -> float:
     """Seconds for `trainctl cost --actual` to exit 5 on AccessDenied (a fresh process, or ``run()`` in this one)."""
-    from orchestrator.jobs.records import JobRecord, Ledger
+    from orchestrator.jobs.index import Ledger
+    from orchestrator.jobs.records import JobRecord
     from orchestrator.testing.faults import Fault, FaultProxy
     from orchestrator.testing.moto_server import MotoServer
 
@@ -56,7 +57,7 @@ def access_denied_cost_actual(*, in_process: bool = False) -> float:
                 hourly_usd=1.0,
                 cost_usd=1.0,
             )
-            Ledger(Path(home)).save(record)
+            Ledger.for_home(Path(home)).save(record)
             env = {**os.environ, **server.env(proxy.url), "TRAINCTL_HOME": home}
             if in_process:
                 return _timed_run(env, ["cost", "--actual"], expect=5)

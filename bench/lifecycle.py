@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -127,11 +126,10 @@ def _quiet(home: Path, timeout: float = 120) -> None:
 
 def _wait_torn_down(home: Path, timeout: float = 120) -> None:
     """Let the detached jobs finish and tear themselves down before the directory goes."""
-    import json
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        records = [json.loads(p.read_text()) for p in (home / "jobs").glob("*.json")]
+        records = _records(home)
         if all(r.get("torn_down") for r in records):
             return
         time.sleep(0.5)
@@ -175,24 +173,31 @@ def bench_engine_starts(runs: int) -> None:
         print(f"{op:14} {starts:14.0f} {statistics.median(cpu):15.2f} {min(cpu):6.2f} {max(cpu):6.2f}  {len(values)}")
 
 
+def _records(home: Path) -> list[dict[str, object]]:
+    """Every job record of the home's index, as stored."""
+    from orchestrator.jobs.index import Ledger
+
+    return Ledger.for_home(home).documents()
+
+
 def _newest_job(home: Path) -> str:
-    records = [json.loads(p.read_text()) for p in (home / "jobs").glob("*.json")]
+    records = _records(home)
     return str(max(records, key=lambda r: r["created"])["job_id"])
 
 
 def _quiet_jobs(home: Path, env: dict[str, str]) -> None:
     """Every job torn down and every process of the home gone (a job still up is cancelled first)."""
-    for path in (home / "jobs").glob("*.json"):
-        record = json.loads(path.read_text())
+    for record in _records(home):
         if not record.get("torn_down"):
-            subprocess.run([TRAINCTL, "cancel", record["job_id"]], env=env, capture_output=True, check=False)
+            subprocess.run([TRAINCTL, "cancel", str(record["job_id"])], env=env, capture_output=True, check=False)
     _quiet(home)
 
 
 def _write_records(home: Path, count: int) -> None:
-    from orchestrator.jobs.records import JobRecord, Ledger
+    from orchestrator.jobs.index import Ledger
+    from orchestrator.jobs.records import JobRecord
 
-    ledger = Ledger(home)
+    ledger = Ledger.for_home(home)
     now = time.time()
     for i in range(count):
         state = ("succeeded", "failed", "cancelled")[i % 3]

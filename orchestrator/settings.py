@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     )
     log_level: Literal["debug", "info", "warning", "error"] = Field(default="info", description="--debug means debug")
     aws_endpoint_url: str | None = None
+    owner: str | None = Field(
+        default=None, description="who you are in a team (a spec's owner value): `ls --mine` lists the jobs it owns"
+    )
     grace_period_s: float = Field(default=10.0, gt=0, le=3600)
     poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     watch_interval_s: float = Field(

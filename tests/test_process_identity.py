@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.agent import procs
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_status_of_a_dead_agent_whose_pid_was_reused_says_so(cli, trainctl_home:
         job_id=job_id, name="reused-pid", team="t", owner="o@example.com", target="local", state="running",
         created=time.time(), outputs={"artifacts": f"file://{artifacts}"},
     )  # fmt: skip
-    Ledger(trainctl_home).save(record)
+    Ledger.for_home(trainctl_home).save(record)
     result = cli("status", job_id, "--output", "json")
     assert result.exit_code == 0, result.stderr
     shown = json.loads(result.stdout)

@@ -149,7 +149,7 @@ def actual_report(
             hint=f"Cost Explorer groups by the job-id and team tags; with --actual use --by {', '.join(ACTUAL_GROUPINGS)}",
         )
     now = time.time() if now is None else now
-    records = select_records(settings.home, job)
+    records = select_records(settings, job)
     window = actual_window(window or Window(None, now), now, records)
     assert window.start is not None
     start, end = (dt.date.fromisoformat(day_iso(int(edge // DAY_S))) for edge in (window.start, window.end))

@@ -6,7 +6,7 @@ from the catalog over the job's runtime. Costs are attributed to the UTC days a 
 seconds, so a window (``--since``/``--until``) takes exactly the share of each job that fell inside it and
 the chart over time is honest.
 
-Records are read with a fast path (the few fields a report needs, cached per file), not through
+Records are read with a fast path (the few fields a report needs, cached per record version), not through
 ``JobRecord``: validating 10,000 records with pydantic alone takes about a second. Each field reads as
 ``JobRecord`` reads it (tests/cost/test_record_reader.py compares them field by field).
 """
@@ -31,6 +31,7 @@ from orchestrator.vocabulary import JobState
 
 if TYPE_CHECKING:
     from orchestrator.cost.catalog import Catalog
+    from orchestrator.jobs.index import Ledger
     from orchestrator.settings import Settings
 
 GROUPINGS = ("job", "team", "owner", "target", "resource-type", "sweep")
@@ -185,7 +186,7 @@ def cost_report(
         raise InvalidInputError(f"unknown grouping {by!r}", hint=f"--by takes one of: {', '.join(GROUPINGS)}")
     now = time.time() if now is None else now
     window = window or Window(None, now)
-    records = select_records(settings.home, job)
+    records = select_records(settings, job)
     storage = StoragePricer(settings) if by == "resource-type" else None
     report = build_report(pieces(records, window, now, storage), by, window)
     if storage is not None:
@@ -194,39 +195,42 @@ def cost_report(
     return report
 
 
-def select_records(home: Path, job: str | None) -> list[CostRecord]:
-    """Every job record (fast path), or only ``job`` (an id, or a name for its newest job)."""
+def select_records(settings: Settings, job: str | None) -> list[CostRecord]:
+    """Every job record of the backend in force (fast path), or only ``job`` (an id, or a name for its newest job)."""
+    from orchestrator.jobs.index import Ledger
+
+    ledger = Ledger.of(settings)
     if job is None:
-        return read_records(home)
-    from orchestrator.jobs.records import Ledger
-
-    return [CostRecord.from_document(Ledger(home).resolve(job).model_dump())]
+        return read_records(ledger, settings.home)
+    return [CostRecord.from_document(ledger.resolve(job).model_dump())]
 
 
-def read_records(home: Path) -> list[CostRecord]:
-    """Every readable record in ``home/jobs``; unreadable or incomplete files are skipped, as the Ledger does.
+def read_records(ledger: Ledger, home: Path) -> list[CostRecord]:
+    """Every readable record of the job index; unreadable or incomplete ones are skipped, as the Ledger does.
 
-    The fields of each file are cached in ``home/cache/cost-records.json`` under the file's name, inode, mtime
-    and size (Ledger.save replaces a record by renaming a new file over it), so unchanged records are not
-    parsed again. The cache is only an index: missing, unreadable or from another version, it is rebuilt."""
-    try:
-        entries = [e for e in os.scandir(home / "jobs") if e.name.endswith(".json") and not e.name.startswith(".")]
-    except FileNotFoundError:
-        return []
+    The fields of each record are cached in ``home/cache/cost-records.json`` under its key and version in
+    the index (a record is replaced whole, with a new version), so unchanged records are neither fetched
+    nor parsed again. The cache is only an index: missing, unreadable, from another version or another
+    backend, it is rebuilt."""
+    listing = ledger.listing()
     cache_path = home / CACHE_FILE
-    cached = _load_cache(cache_path)
+    cached = _load_cache(cache_path, ledger.store.location)
+    stale = [info for info in listing if not _current(cached.get(info.key), info.version)]
+    fetched = ledger.fetch(stale) if stale else {}
     fresh: dict[str, list[Any]] = {}
-    for entry in entries:
-        try:
-            stat = entry.stat()
-        except OSError:
-            continue
-        key = [stat.st_ino, stat.st_mtime_ns, stat.st_size]
-        hit = cached.get(entry.name)
-        fresh[entry.name] = hit if isinstance(hit, list) and hit[:1] == [key] else [key, _parse_file(entry.path)]
+    for info in listing:
+        hit = cached.get(info.key)
+        if _current(hit, info.version):
+            fresh[info.key] = hit  # type: ignore[assignment]
+        elif info.key in fetched:
+            fresh[info.key] = [info.version, _parse(fetched[info.key])]
     if fresh != cached:
-        _store_cache(cache_path, fresh)
+        _store_cache(cache_path, ledger.store.location, fresh)
     return [CostRecord(*fields) for _, fields in fresh.values() if fields is not None]
+
+
+def _current(hit: Any, version: str) -> bool:
+    return isinstance(hit, list) and hit[:1] == [version]
 
 
 def pieces(records: Iterable[CostRecord], window: Window, now: float, storage: StoragePricer | None = None) -> Iterator[Piece]:
@@ -353,36 +357,40 @@ class StoragePricer:
         return self._prices[region]
 
 
-def _parse_file(path: str) -> list[Any] | None:
-    """The CostRecord fields of one record file (None: unreadable or incomplete)."""
+def _parse(data: bytes) -> list[Any] | None:
+    """The CostRecord fields of one record (None: unreadable or incomplete)."""
     from pydantic_core import from_json  # pydantic's JSON parser: about twice as fast as json.loads here
 
     try:
-        with open(path, "rb") as handle:
-            record = CostRecord.from_document(from_json(handle.read()))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        record = CostRecord.from_document(from_json(data))
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return list(record)
 
 
-def _load_cache(path: Path) -> dict[str, list[Any]]:
+def _load_cache(path: Path, location: str) -> dict[str, list[Any]]:
     from pydantic_core import from_json
 
     try:
         doc = from_json(path.read_bytes())
-        same = doc.get("fields") == list(CostRecord._fields) and doc.get("reader") == READER_VERSION
+        same = (
+            doc.get("fields") == list(CostRecord._fields) and doc.get("reader") == READER_VERSION and doc.get("index") == location
+        )
         return dict(doc["entries"]) if same else {}  # else: written by another version
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
-def _store_cache(path: Path, entries: dict[str, list[Any]]) -> None:
+def _store_cache(path: Path, location: str, entries: dict[str, list[Any]]) -> None:
     """Write the cache atomically (temporary file per process, then rename)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(
-            json.dumps({"fields": CostRecord._fields, "reader": READER_VERSION, "entries": entries}, separators=(",", ":"))
+            json.dumps(
+                {"fields": CostRecord._fields, "reader": READER_VERSION, "index": location, "entries": entries},
+                separators=(",", ":"),
+            )
         )
         tmp.replace(path)
     except OSError:  # a home that cannot be written to only loses the speed-up

@@ -1,27 +1,24 @@
-"""Job records: a fast index of jobs in ``$TRAINCTL_HOME/jobs``, rebuildable from Pulumi state.
+"""Job records: what trainctl remembers of each job (kept in the job index, orchestrator/jobs/index.py).
 
 Strict input, lenient storage: records tolerate unknown fields so that older and newer trainctl
 versions can read each other's files, but trainctl itself reads only the fields ``JobRecord`` declares.
 A field added later has a default, or (region) one documented fallback for records written before it
-existed. Writes are atomic (temp file + rename).
+existed.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from orchestrator.errors import InvalidInputError, NotFoundError
+from orchestrator.errors import InvalidInputError
 from orchestrator.region import decide_region
-from orchestrator.vocabulary import UNFINISHED_STATES, JobState
+from orchestrator.vocabulary import JobState
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import JobSpec
@@ -73,6 +70,7 @@ class JobRecord(BaseModel):
     reason: str | None = None
     exit_code: int | None = None
     created: float
+    started_by: str | None = None  # the login and host whose `up` created the job ("alice@ws-12"); None before it was kept
     started_at: float | None = None
     ended_at: float | None = None
     # Decided once, when the job was compiled (orchestrator/compile.py): where it runs (None: local) and
@@ -144,6 +142,7 @@ class JobRecord(BaseModel):
             "team": self.team,
             "owner": self.owner,
             "cost_center": self.cost_center,
+            "started_by": self.started_by,
             "created": _iso(self.created),
             "started": _iso(self.past_runs[0][0] if self.past_runs else self.started_at),
             "ended": _iso(self.ended_at),
@@ -153,6 +152,18 @@ class JobRecord(BaseModel):
             "exit_code": self.exit_code,
             "sweep_id": self.sweep.sweep_id if self.sweep else None,
         }
+
+
+def who_starts() -> str:
+    """The login and host of this process, as a new record's ``started_by`` ("alice@ws-12")."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
 def older_record_region(document: Mapping[str, Any]) -> str | None:
@@ -172,66 +183,6 @@ def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
-class Ledger:
-    """The records directory."""
-
-    def __init__(self, home: Path) -> None:
-        self.dir = home / "jobs"
-
-    def save(self, record: JobRecord) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{record.job_id}.")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(record.model_dump_json(indent=1))
-        Path(tmp).replace(self.dir / f"{record.job_id}.json")
-
-    def load(self, job_id: str) -> JobRecord | None:
-        try:
-            return JobRecord.model_validate_json((self.dir / f"{job_id}.json").read_text())
-        except FileNotFoundError:
-            return None
-
-    def delete(self, job_id: str) -> None:
-        (self.dir / f"{job_id}.json").unlink(missing_ok=True)
-
-    def all(self) -> list[JobRecord]:
-        """Every record, newest first. Unreadable files are skipped, never fatal."""
-        if not self.dir.is_dir():
-            return []
-        records = []
-        for path in self.dir.glob("*.json"):
-            try:
-                records.append(JobRecord.model_validate(json.loads(path.read_bytes())))
-            except (OSError, ValueError):
-                continue
-        return sorted(records, key=lambda r: r.created, reverse=True)
-
-    def resolve(self, ref: str) -> JobRecord:
-        """A job by id, or the newest job of that name."""
-        exact = self.load(ref) if "/" not in ref and ref not in (".", "..") else None
-        if exact is not None:
-            return exact
-        matches = [r for r in self.all() if r.name == ref]
-        if not matches:
-            raise NotFoundError(f"no job {ref!r}", hint="`trainctl ls` lists jobs; use the job id or the job name")
-        return matches[0]
-
-    def newest_unfinished(self, name: str, sweep: SweepMember | None = None) -> JobRecord | None:
-        """The newest job of ``name`` that has not reached a final state: of that point of a sweep
-        (``sweep``), or launched by no sweep."""
-        for record in self.all():
-            if record.name == name and record.state in UNFINISHED_STATES and same_point(record.sweep, sweep):
-                return record
-        return None
-
-    def of_sweep(self, sweep_id: str) -> list[JobRecord]:
-        """Every job of the sweep ``sweep_id``, newest first; NotFoundError when it has none."""
-        records = [r for r in self.all() if r.sweep is not None and r.sweep.sweep_id == sweep_id]
-        if not records:
-            raise NotFoundError(f"no sweep {sweep_id!r}", hint="`trainctl ls` shows each job's sweep_id (`--output json`)")
-        return records
 
 
 def same_point(a: SweepMember | None, b: SweepMember | None) -> bool:

@@ -15,7 +15,7 @@ from typing import Any
 from orchestrator.compile import CompiledJob
 from orchestrator.cost.accrual import accrued_cost
 from orchestrator.errors import ConflictError, PolicyViolationError, TrainctlError
-from orchestrator.jobs.records import JobRecord
+from orchestrator.jobs.records import JobRecord, who_starts
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.progress import EngineProgress
 from orchestrator.lifecycle.recover import live_agent, stop_strays
@@ -95,6 +95,7 @@ def _provisioning(rt: Runtime, job: CompiledJob, existing: JobRecord | None) -> 
             cost_center=spec.cost_center,
             target=spec.target,
             created=now,
+            started_by=who_starts(),
             region=job.region,
             sweep=job.sweep,
         )

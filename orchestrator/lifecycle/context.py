@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from orchestrator.jobs.records import Ledger
+from orchestrator.jobs.index import Ledger
 from orchestrator.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ class Runtime:
 
     @cached_property
     def ledger(self) -> Ledger:
-        return Ledger(self.settings.home)
+        return Ledger.of(self.settings)
 
     @cached_property
     def workspace(self) -> Workspace:

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from orchestrator.errors import InvalidInputError
 from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.targets import get_target
 from orchestrator.targets.base import follow
 from orchestrator.vocabulary import ACTIVE_STATES, RUN_ALIVE, RUN_OUTCOMES, JobState, RunState, job_lock_key, name_lock_key
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
 
 
 def current(rt: Runtime, record: JobRecord) -> JobRecord:
@@ -98,15 +102,35 @@ def next_step(record: JobRecord) -> str | None:
 
 
 def list_jobs(
-    rt: Runtime, *, state: str | None = None, limit: int | None = None, sweep: str | None = None
+    rt: Runtime,
+    *,
+    state: str | None = None,
+    limit: int | None = None,
+    sweep: str | None = None,
+    owner: str | None = None,
+    team: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Every job (of the sweep ``sweep`` only, when given), newest first (the `ls --output json` array)."""
+    """Every job of the backend (of the sweep ``sweep`` only, when given), newest first (the `ls --output json`
+    array); ``owner``/``team`` keep only theirs."""
     now = time.time()
     records = rt.ledger.all() if sweep is None else rt.ledger.of_sweep(sweep)
+    records = [r for r in records if owner in (None, r.owner) and team in (None, r.team)]
     rows = [current(rt, r).summary(now) for r in records]
     if state:
         rows = [r for r in rows if r["state"] == state]
     return rows[:limit] if limit else rows
+
+
+def me(settings: Settings, owner: str | None = None) -> str:
+    """Who `--mine` means: the ``owner`` setting (TRAINCTL_OWNER); exit 2 when it is unset or ``owner`` also names one."""
+    if owner is not None:
+        raise InvalidInputError("--mine and --owner name the owner twice", hint="use one of them")
+    if not settings.owner:
+        raise InvalidInputError(
+            "--mine needs to know who you are",
+            hint="set TRAINCTL_OWNER (or `owner` in config.toml) to the owner your specs name, e.g. alice@example.com",
+        )
+    return settings.owner
 
 
 def job_output(rt: Runtime, ref: str, *, follow_output: bool) -> Iterator[bytes]:

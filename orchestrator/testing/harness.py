@@ -10,9 +10,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.testing import trainer
+
+if TYPE_CHECKING:
+    from orchestrator.jobs.index import Ledger
 
 
 def trainctl_cmd() -> list[str]:
@@ -48,13 +51,25 @@ class Trainctl:
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
+    def ledger(self) -> Ledger:
+        """The job index of this runner's backend (``TRAINCTL_BACKEND_URL`` of its environment, else the home's)."""
+        from orchestrator.jobs.index import Ledger
+        from orchestrator.settings import load_settings
+
+        return Ledger.of(load_settings(home=self.home, backend_url=self.env.get("TRAINCTL_BACKEND_URL") or None))
+
     def record(self, job_id: str) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads((self.home / "jobs" / f"{job_id}.json").read_text())
+        """The job's record as stored in the index."""
+        from orchestrator.jobs.layout import record_key
+
+        data = self.ledger().store.read(record_key(job_id))
+        assert data is not None, f"no record of {job_id}"
+        loaded: dict[str, Any] = json.loads(data)
         return loaded
 
     def jobs(self) -> list[dict[str, Any]]:
-        directory = self.home / "jobs"
-        return [json.loads(p.read_text()) for p in directory.glob("*.json")] if directory.exists() else []
+        """Every record of the index, as stored."""
+        return self.ledger().documents()
 
 
 def write_job(

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.testing.faults import FaultProxy
 from orchestrator.testing.moto_server import MotoServer
 
@@ -66,7 +67,7 @@ def save_job(
         cost_usd=cost if ended is not None else None,
         spec={"name": job_id.rsplit("-", 1)[0], "target": target, "resources": resources},
     )
-    Ledger(home).save(record)
+    Ledger.for_home(home).save(record)
     return record
 
 

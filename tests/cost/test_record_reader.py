@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from orchestrator.cost.reports import CostRecord, read_records
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.models import JobSpec
 
 AWS_SPEC = JobSpec.model_validate(
@@ -113,9 +114,9 @@ def test_older_aws_record_gets_the_default_region(monkeypatch: pytest.MonkeyPatc
 
 def test_reader_through_the_ledger_files(trainctl_home: Path) -> None:
     """Records saved by the Ledger and read back by the fast reader carry the same region and state."""
-    ledger = Ledger(trainctl_home)
+    ledger = Ledger.for_home(trainctl_home)
     for document in DOCUMENTS.values():
         ledger.save(JobRecord.model_validate(document))
-    fast = {r.job_id: (r.region, r.state) for r in read_records(trainctl_home)}
+    fast = {r.job_id: (r.region, r.state) for r in read_records(ledger, trainctl_home)}
     slow = {r.job_id: (r.region, r.state) for r in ledger.all()}
     assert fast == slow and len(fast) == len(DOCUMENTS)

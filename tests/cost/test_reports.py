@@ -14,7 +14,7 @@ from orchestrator.cost.billing import storage_cost
 from orchestrator.cost.reports import CACHE_FILE, Report, cost_report, read_records
 from orchestrator.cost.window import parse_window
 from orchestrator.errors import InvalidInputError
-from orchestrator.jobs.records import Ledger
+from orchestrator.jobs.index import Ledger
 from orchestrator.settings import get_settings
 from tests.conftest import CliResult
 from tests.cost.conftest import HOUR, save_job, ts
@@ -214,40 +214,40 @@ def test_fast_reader_agrees_with_the_ledger(trainctl_home: Path) -> None:
     save_job(trainctl_home, "b-bbbbbb", start=ts("2026-11-03T00:00"), hours=None, hourly=1.0)
     save_job(trainctl_home, "c-cccccc", start=None)
     _relaunched(trainctl_home, "d-dddddd", running=True)
-    jobs = trainctl_home / "jobs"
-    (jobs / "broken-000000.json").write_text("{not json")
-    (jobs / "partial-000000.json").write_text(json.dumps({"job_id": "partial-000000", "name": "partial"}))
-    (jobs / "extra-000000.json").write_text(
-        json.dumps({**json.loads((jobs / "a-aaaaaa.json").read_text()), "job_id": "extra-000000", "new_field": 1})
-    )
+    ledger = Ledger.for_home(trainctl_home)
+    ledger.store.write("jobs/broken-000000.json", b"{not json")
+    ledger.store.write("jobs/partial-000000.json", json.dumps({"job_id": "partial-000000", "name": "partial"}).encode())
+    first = json.loads(ledger.store.read("jobs/a-aaaaaa.json") or b"")
+    ledger.store.write("jobs/extra-000000.json", json.dumps({**first, "job_id": "extra-000000", "new_field": 1}).encode())
     now = ts("2026-11-04T00:00")
-    fast = {r.job_id: r.cost(now) for r in read_records(trainctl_home)}
-    slow = {r.job_id: r.cost_usd if r.cost_usd is not None else accrued_cost(r, now) for r in Ledger(trainctl_home).all()}
+    fast = {r.job_id: r.cost(now) for r in read_records(ledger, trainctl_home)}
+    slow = {r.job_id: r.cost_usd if r.cost_usd is not None else accrued_cost(r, now) for r in ledger.all()}
     assert fast == slow
     assert set(fast) == {"a-aaaaaa", "b-bbbbbb", "c-cccccc", "d-dddddd", "extra-000000"}
 
 
 def test_record_cache_follows_every_change(trainctl_home: Path) -> None:
     """The per-file cache never serves stale records: a rewritten record, a deleted one and a corrupt cache are all seen."""
-    ledger = Ledger(trainctl_home)
+    ledger = Ledger.for_home(trainctl_home)
     first = save_job(trainctl_home, "a-aaaaaa", start=ts("2026-11-02T00:00"), hours=1, hourly=2.0)
     save_job(trainctl_home, "b-bbbbbb", start=ts("2026-11-02T00:00"), hours=1, hourly=1.0)
-    assert {r.job_id: r.cost_usd for r in read_records(trainctl_home)} == {"a-aaaaaa": 2.0, "b-bbbbbb": 1.0}
+    assert {r.job_id: r.cost_usd for r in read_records(ledger, trainctl_home)} == {"a-aaaaaa": 2.0, "b-bbbbbb": 1.0}
     cache = trainctl_home / CACHE_FILE
     assert cache.is_file()
     ledger.save(first.model_copy(update={"cost_usd": 2.5, "team": "nlp"}))
     ledger.delete("b-bbbbbb")
-    assert [(r.job_id, r.cost_usd, r.team) for r in read_records(trainctl_home)] == [("a-aaaaaa", 2.5, "nlp")]
+    assert [(r.job_id, r.cost_usd, r.team) for r in read_records(ledger, trainctl_home)] == [("a-aaaaaa", 2.5, "nlp")]
     cache.write_text("{not json")
-    assert [r.job_id for r in read_records(trainctl_home)] == ["a-aaaaaa"]
-    assert json.loads(cache.read_text())["entries"].keys() == {"a-aaaaaa.json"}
+    assert [r.job_id for r in read_records(ledger, trainctl_home)] == ["a-aaaaaa"]
+    assert json.loads(cache.read_text())["entries"].keys() == {"jobs/a-aaaaaa.json"}
 
 
 def test_unwritable_cache_only_loses_speed(trainctl_home: Path) -> None:
     """When the cache cannot be written (a file where its directory should be), reports still read every record."""
     save_job(trainctl_home, "a-aaaaaa", start=ts("2026-11-02T00:00"), hours=1, hourly=2.0)
+    ledger = Ledger.for_home(trainctl_home)
     (trainctl_home / "cache").write_text("not a directory")
-    assert [r.job_id for r in read_records(trainctl_home)] == ["a-aaaaaa"]
+    assert [r.job_id for r in read_records(ledger, trainctl_home)] == ["a-aaaaaa"]
 
 
 def test_service_rejects_unknown_grouping() -> None:
@@ -275,7 +275,7 @@ def _relaunched(home: Path, job_id: str, *, running: bool = False) -> None:
     first = (ts("2026-11-02T10:00"), ts("2026-11-02T12:00"), 1.0)
     record = save_job(home, job_id, start=ts("2026-11-05T10:00"), hours=None if running else 1, hourly=3.0)
     cost = None if running else 2.0 + 3.0
-    Ledger(home).save(record.model_copy(update={"past_runs": [first], "cost_usd": cost}))
+    Ledger.for_home(home).save(record.model_copy(update={"past_runs": [first], "cost_usd": cost}))
 
 
 def test_relaunched_job_counts_every_run_on_the_days_each_ran(trainctl_home: Path) -> None:
@@ -293,7 +293,7 @@ def test_running_relaunched_job_accrues_earlier_runs_too(trainctl_home: Path) ->
     _relaunched(trainctl_home, "spot-bbbbbb", running=True)
     now = ts("2026-11-05T10:30")
     assert report("team", now=now).total_usd == pytest.approx(2.0 + 1.5)
-    record = Ledger(trainctl_home).load("spot-bbbbbb")
+    record = Ledger.for_home(trainctl_home).load("spot-bbbbbb")
     assert record is not None and accrued_cost(record, now) == pytest.approx(3.5)
     assert record.runtime_s(now) == pytest.approx(2.5 * HOUR)
     assert record.summary(now)["runs"] == 2 and record.summary(now)["started"] == "2026-11-02T10:00:00Z"

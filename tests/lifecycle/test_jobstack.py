@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import load_spec
 from orchestrator.testing.engine_shim import engine_starts, shim_engines
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
@@ -119,7 +120,7 @@ def _agentless(tc: Trainctl, spec: Path, *, allocated_s_ago: float) -> str:
         spec_path=str(spec),
         spec=loaded.spec.to_document(),
     )
-    Ledger(tc.home).save(record)
+    Ledger.for_home(tc.home).save(record)
     return record.job_id
 
 

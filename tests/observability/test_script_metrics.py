@@ -14,7 +14,8 @@ from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.script_metrics import MAX_NAMES, ScriptMetrics
 from orchestrator.agent.store import LocalStore
 from orchestrator.agent.supervisor import Supervisor
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.query import script_metrics
 
@@ -140,7 +141,7 @@ def _record(home: Path, job_id: str, **fields: Any) -> JobRecord:
         outputs={"artifacts": f"file://{home / 'artifacts' / job_id}"},
         **fields,
     )
-    Ledger(home).save(record)
+    Ledger.for_home(home).save(record)
     return record
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.testing.harness import trainctl_cmd
 
 IDS = ["resnet-a1b2c3", "resnet-d4e5f6", "bert-0a0b0c"]
@@ -32,10 +33,10 @@ def _complete(home: Path, words: str, shell: str = "bash") -> list[str]:
 @pytest.fixture
 def jobs(trainctl_home: Path) -> Path:
     """A job index with three jobs, plus the temp file of a record being written (not a job)."""
-    ledger = Ledger(trainctl_home)
+    ledger = Ledger.for_home(trainctl_home)
     for n, job_id in enumerate(IDS):
         ledger.save(JobRecord(job_id=job_id, name=job_id[:-7], team="t", owner="o@example.com", target="local", created=n))
-    (ledger.dir / ".resnet-ffffff.x1y2z3").write_text("{}")
+    (trainctl_home / "state" / ".trainctl" / "jobs" / ".resnet-ffffff.json.x1y2z3.tmp").write_text("{}")
     return trainctl_home
 
 

@@ -20,7 +20,8 @@ from orchestrator.cloud import aws
 from orchestrator.gc.aws import NO_STACK, NO_STACK_NO_RECORD, NOT_HELD, aws_findings
 from orchestrator.gc.aws_removal import remove_aws
 from orchestrator.gc.findings import StackFacts
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.logs import configure_logging
 from orchestrator.settings import get_settings
 from orchestrator.testing.faults import FaultProxy
@@ -181,7 +182,7 @@ def save_record(home: Path, job_id: str, state: str) -> JobRecord:
         spec={"resources": {"instance_type": "g5.xlarge", "region": REGION}},
         outputs={"region": REGION},
     )
-    Ledger(home).save(record)
+    Ledger.for_home(home).save(record)
     return record
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.testing.harness import Trainctl, trainctl_cmd
 from orchestrator.vocabulary import JobState
 
@@ -20,7 +21,7 @@ JOB = "resnet-baseline-abc123"
 def ended_job(tc: Trainctl) -> Path:
     """A torn-down local job with a checkpoint in its artifact store; returns the store."""
     record = JobRecord(job_id=JOB, name="resnet-baseline", team="vision", owner="a@b.c", target="local", created=time.time())
-    Ledger(tc.home).save(record.model_copy(update={"state": JobState.SUCCEEDED, "torn_down": True}))
+    Ledger.for_home(tc.home).save(record.model_copy(update={"state": JobState.SUCCEEDED, "torn_down": True}))
     artifacts = tc.home / "artifacts" / JOB
     (artifacts / "checkpoints").mkdir(parents=True)
     (artifacts / "checkpoints" / "step-100.pt").write_bytes(b"weights")

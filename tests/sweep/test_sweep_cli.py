@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.jobs.records import JobRecord, Ledger, SweepMember
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord, SweepMember
 from orchestrator.sweep.summary import Objective, parse_objective, rank
 
 
 def _nothing_started(home: Path) -> bool:
-    return not (home / "jobs").exists() or not list((home / "jobs").glob("*.json"))
+    return not Ledger.for_home(home).listing()
 
 
 def test_worst_case_above_the_sweep_cap_is_exit_3_before_anything(cli, spec: Path, tmp_path: Path, trainctl_home: Path,
@@ -101,7 +102,7 @@ def _record(job_id: str, sweep: str | None, cost: float, created: float) -> JobR
 
 def test_ls_and_cost_by_sweep(cli, trainctl_home: Path) -> None:
     """ls --sweep lists only that sweep's jobs; cost --by sweep sums each sweep, jobs of no sweep under '-'."""
-    ledger = Ledger(trainctl_home)
+    ledger = Ledger.for_home(trainctl_home)
     ledger.save(_record("sweep-cli-aaaaaa", "s-one", 1.5, 1_700_000_000))
     ledger.save(_record("sweep-cli-bbbbbb", "s-one", 2.0, 1_700_000_100))
     ledger.save(_record("sweep-cli-cccccc", "s-two", 0.25, 1_700_000_200))
@@ -121,7 +122,7 @@ def test_cancel_and_down_take_a_job_or_a_sweep(cli, trainctl_home: Path) -> None
     assert cli("cancel").exit_code == 2
     assert cli("down", "some-job", "--sweep", "s-one").exit_code == 2
     assert cli("cancel", "--sweep", "s-nope").exit_code == 2
-    Ledger(trainctl_home).save(_record("sweep-cli-aaaaaa", "s-one", 1.5, 1_700_000_000))
+    Ledger.for_home(trainctl_home).save(_record("sweep-cli-aaaaaa", "s-one", 1.5, 1_700_000_000))
     done = cli("cancel", "--sweep", "s-one", "-o", "json")
     assert done.exit_code == 0, done.stderr
     assert [j["state"] for j in json.loads(done.stdout)["jobs"]] == ["succeeded"]
