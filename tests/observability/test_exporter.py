@@ -16,7 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.agent import procs
-from orchestrator.jobs.records import JobRecord, Ledger
+from orchestrator.jobs.index import Ledger
+from orchestrator.jobs.records import JobRecord
 from orchestrator.metrics import journal
 from orchestrator.testing.harness import trainctl_cmd
 
@@ -37,7 +38,7 @@ def _save(home: Path, job_id: str, team: str, state: str, **fields: Any) -> None
     record = JobRecord(
         job_id=job_id, name=job_id[:-7], team=team, owner="o@x.org", target="local", created=now - 200, state=state, **fields
     )
-    Ledger(home).save(record)
+    Ledger.for_home(home).save(record)
 
 
 def _index(home: Path) -> None:
