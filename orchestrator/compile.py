@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import tracing
 from orchestrator.errors import InvalidInputError
 from orchestrator.jobs.records import JobPrices, SweepMember
 from orchestrator.region import decide_region
@@ -50,6 +51,9 @@ class CompiledJob:
     prior_cost_usd: float = 0.0
     follow_links: bool = False  # links leaving code.workdir ship what they point to (setting follow_workdir_links)
     sweep: SweepMember | None = None  # the sweep the job belongs to (tag trainctl:sweep-id)
+    # How the agent joins the trace of the operation that starts it (orchestrator.tracing.agent_context;
+    # empty while tracing is off): not part of the job, decided per allocation.
+    trace: dict[str, str] = field(default_factory=dict)
 
     @property
     def notices(self) -> list[str]:
@@ -107,6 +111,7 @@ class CompiledJob:
             prior_runtime_s=self.prior_runtime_s,
             prior_cost_usd=self.prior_cost_usd,
             target=spec.target,
+            trace=dict(self.trace),
             **target_specific,
         )
 
@@ -179,6 +184,20 @@ def compile_job(
     ``region`` and ``prices``: what was decided when the job was first compiled (a relaunch passes its
     record's); without them they are decided now. ``sweep``: the sweep the job belongs to (its record's).
     """
+    with tracing.span("compile", **{"trainctl.job_id": job_id}):
+        return _compile(loaded, job_id, settings, read_env=read_env, region=region, prices=prices, sweep=sweep)
+
+
+def _compile(
+    loaded: LoadedSpec,
+    job_id: str,
+    settings: Settings,
+    *,
+    read_env: bool,
+    region: str | None,
+    prices: JobPrices | None,
+    sweep: SweepMember | None,
+) -> CompiledJob:
     spec = loaded.spec
     source = loaded.workdir
     if not source.is_dir():

@@ -3,20 +3,24 @@
 Console rendering on a TTY, JSON lines otherwise. Format and level come from the command line
 (``--log-format``, ``--debug``), else from the settings (``log_format``/``log_level``: environment or
 config.toml), read at the first log call. Job and run ids are
-bound through contextvars (``bind_job``) so every event of an operation carries them. structlog is
-imported on the first log call, not at start-up: commands that never log stay fast.
+bound through contextvars (``bind_job``) so every event of an operation carries them; other modules
+add fields of their own to every event (``add_event_fields``: tracing adds ``trace_id`` and ``span_id``).
+structlog is imported on the first log call, not at start-up: commands that never log stay fast.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
 _FORMATS = ("auto", "console", "json")
+# Sources of fields every event carries besides the bound context (e.g. the current trace and span ids).
+_FIELD_SOURCES: list[Callable[[], Mapping[str, str] | None]] = []
 
 
 class _Config:
@@ -65,6 +69,19 @@ def bind_job(job_id: str, **extra: object) -> None:
     structlog.contextvars.bind_contextvars(job_id=job_id, **extra)
 
 
+def add_event_fields(source: Callable[[], Mapping[str, str] | None]) -> None:
+    """From now on, every event also carries the fields ``source()`` returns at the time it is logged."""
+    if source not in _FIELD_SOURCES:
+        _FIELD_SOURCES.append(source)
+
+
+def _add_fields(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    for source in _FIELD_SOURCES:
+        for key, value in (source() or {}).items():
+            event.setdefault(key, value)
+    return event
+
+
 class _StderrLogger:
     """Writes each rendered event to ``sys.stderr`` as it is at that moment (not as it was when logging
     was configured: a redirected or replaced stderr, e.g. a test's capture, gets the events)."""
@@ -86,6 +103,7 @@ def _apply(structlog: Any) -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _add_fields,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             renderer,

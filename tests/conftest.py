@@ -57,7 +57,16 @@ def trainctl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home.mkdir()
     monkeypatch.setenv("TRAINCTL_HOME", str(home))
     monkeypatch.setenv("TRAINCTL_ENGINE_DIR", str(SHARED_ENGINES))
-    for name in ("TRAINCTL_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE", "TRAINCTL_LOG_FORMAT"):
+    for name in (
+        "TRAINCTL_BACKEND_URL",
+        "PULUMI_CONFIG_PASSPHRASE",
+        "PULUMI_CONFIG_PASSPHRASE_FILE",
+        "TRAINCTL_LOG_FORMAT",
+        # tracing is off unless a test turns it on (orchestrator/tracing)
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "TRACEPARENT",
+    ):
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield home

@@ -23,7 +23,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("orchestrator", "orchestrator.errors", "orchestrator.home", "orchestrator.vocabulary")),
     (
         "runtime",
-        ("orchestrator.settings", "orchestrator.logs", "orchestrator.retry", "orchestrator.jobs.backend", "orchestrator.metrics"),
+        (
+            "orchestrator.settings",
+            "orchestrator.logs",
+            "orchestrator.retry",
+            "orchestrator.jobs.backend",
+            "orchestrator.metrics",
+            "orchestrator.tracing",
+        ),
     ),
     ("seams", ("orchestrator.spec", "orchestrator.cloud", "orchestrator.engine", "orchestrator.agent", "orchestrator.store")),
     ("domain", ("orchestrator.compile", "orchestrator.jobs", "orchestrator.cost", "orchestrator.region", "orchestrator.workdir")),

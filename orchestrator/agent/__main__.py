@@ -12,6 +12,7 @@ from orchestrator.agent.environment import without_secrets
 from orchestrator.agent.group import RELAUNCH_REASONS
 from orchestrator.agent.store import open_store
 from orchestrator.agent.supervisor import Supervisor
+from orchestrator.agent.telemetry import agent_trace, log_event
 from orchestrator.home import restrict_umask
 
 
@@ -33,7 +34,9 @@ def main(argv: list[str]) -> int:
         if config.on_demand_hourly_usd is not None:
             config = config.for_market(interruption.market())
     supervisor = Supervisor(config, open_store(config.store_url), interruption=interruption)
-    code = supervisor.run()
+    with agent_trace(config):
+        log_event(config.job_id, "agent.started", node_rank=config.node_rank, pid=os.getpid())
+        code = supervisor.run()
     # Hooks outlive the agent (own session) and do not carry the job id: they are not the job's processes.
     # Nor do they carry the job's secrets: they tear the job down, they do not run it.
     env = without_secrets(os.environ, [*config.secret_names, "TRAINCTL_JOB_ID"])

@@ -54,6 +54,10 @@ class AgentConfig:
     node_timeout_s: float = 30.0
     node_start_timeout_s: float = 600.0
 
+    # Tracing (empty: off): the parent span's ``traceparent``, the OTLP traces ``endpoint`` and the job's
+    # ``target`` and ``team`` (orchestrator.tracing.agent_context). No credentials: collector headers are not carried.
+    trace: dict[str, str] = field(default_factory=dict)
+
     @property
     def multi_node(self) -> bool:
         """Whether this agent is one node of several."""

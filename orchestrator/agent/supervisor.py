@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from orchestrator import tracing
 from orchestrator.agent import procs
 from orchestrator.agent.checkpoints import CheckpointSync, restore, restore_newest
 from orchestrator.agent.config import AgentConfig
@@ -32,6 +33,7 @@ from orchestrator.agent.script_metrics import ENV_NAME as METRICS_ENV
 from orchestrator.agent.script_metrics import FILE_NAME as METRICS_FILE_NAME
 from orchestrator.agent.script_metrics import ScriptMetrics
 from orchestrator.agent.store import Store
+from orchestrator.agent.telemetry import log_event, run_trace_env
 from orchestrator.metrics import journal
 from orchestrator.vocabulary import RunState
 
@@ -62,6 +64,7 @@ class Supervisor:
         self._last_poll = 0.0
         self.metrics = ScriptMetrics(self.workdir / ".trainctl" / METRICS_FILE_NAME)
         self._log: IO[bytes] | None = None
+        self._preemption: Any = None  # the span of a spot interruption being handled
         self.interruption = interruption
         self.stop_reason: str | None = None
         self.started_at = config.started_at or time.time()
@@ -103,7 +106,7 @@ class Supervisor:
             self._line(log, f"[trainctl] {self.deadline_reason} already used up by earlier runs of this job")
             return self._finish(RunState.FAILED, 1, reason=self.deadline_reason or "limit")
         if self.cfg.setup:
-            code = self._supervise(self.cfg.setup, log, resume_from=None)
+            code = self._supervise(self.cfg.setup, log, resume_from=None, phase="setup")
             if code != 0:
                 return self._finish(
                     RunState.FAILED if self.stop_reason is None else RunState.STOPPED,
@@ -132,7 +135,7 @@ class Supervisor:
             self._line(log, f"[trainctl] {self.deadline_reason} already used up by earlier runs of this job")
             self.stop_reason = self.deadline_reason
         if self.cfg.setup and self.stop_reason is None:
-            code = self._supervise(self.cfg.setup, log, resume_from=None)  # not polled: orders are for runs
+            code = self._supervise(self.cfg.setup, log, resume_from=None, phase="setup")  # not polled: orders are for runs
             if code != 0 and self.stop_reason is None:
                 reason = f"node {self.rank}: setup exit {code}"
                 return self._end_group(log, GroupOrder(0, "stop", reason, RunState.FAILED.value), code)
@@ -259,7 +262,19 @@ class Supervisor:
         state = RunState(order.state) if order.state else stop_state(reason)
         return self._finish(state, code, reason=reason)
 
-    def _supervise(self, command: str, log: IO[bytes], *, resume_from: Path | None) -> int:
+    def _supervise(self, command: str, log: IO[bytes], *, resume_from: Path | None, phase: str = "run") -> int:
+        """Run ``command`` (the ``setup`` or ``run`` phase) to its end; its span covers it."""
+        with tracing.span(phase, **{"trainctl.attempt": self.status["attempts"]}) as span:
+            log_event(self.cfg.job_id, f"agent.{phase}.started", attempt=self.status["attempts"])
+            code = self._supervised(command, log, resume_from=resume_from)
+            log_event(self.cfg.job_id, f"agent.{phase}.exited", exit_code=code, stop_reason=self.stop_reason)
+            if span is not None:
+                span.set_attribute("trainctl.exit_code", code)
+                if code != 0:
+                    span.set_attribute("error", True)
+            return code
+
+    def _supervised(self, command: str, log: IO[bytes], *, resume_from: Path | None) -> int:
         contract = {
             "TRAINCTL_JOB_ID": self.cfg.job_id,
             "TRAINCTL_CHECKPOINT_DIR": str(self.ckpt_dir),
@@ -268,6 +283,7 @@ class Supervisor:
             METRICS_ENV: str(self.metrics.path),
             "PYTHONUNBUFFERED": "1",
             **node_contract(self.cfg),
+            **run_trace_env(),  # a script that uses OpenTelemetry joins the job's trace
         }
         env = run_environment(
             os.environ,
@@ -312,6 +328,9 @@ class Supervisor:
             self.stop_reason = self.deadline_reason
         elif self.interruption is not None and self.interruption():
             self.stop_reason = "spot-interruption"
+            # From the notice until the run has stopped and its checkpoint is saved (ended by _finish).
+            self._preemption = tracing.start_span("preemption", **{"trainctl.stop_reason": self.stop_reason})
+            log_event(self.cfg.job_id, "agent.preemption.noticed")
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stop_reason is None:
@@ -347,16 +366,22 @@ class Supervisor:
         self._last_sync = started = time.monotonic()
         if self.sync is None:
             return
-        try:
-            newest = self.sync.sync()
-        except OSError as e:  # a failed sync is retried at the next interval, never fatal
-            self.status["sync_error"] = str(e)
-            return
-        seconds = time.monotonic() - started
-        journal.record("trainctl_checkpoint_sync_duration_seconds", seconds, job_id=self.cfg.job_id, target=self.cfg.target)
-        self.status.pop("sync_error", None)
-        if newest:
-            self.status["newest_checkpoint"] = newest
+        with tracing.span("checkpoint sync") as span:
+            try:
+                newest = self.sync.sync()
+            except OSError as e:  # a failed sync is retried at the next interval, never fatal
+                self.status["sync_error"] = str(e)
+                log_event(self.cfg.job_id, "agent.checkpoint_sync.failed", error=str(e))
+                if span is not None:
+                    span.set_attribute("error", True)
+                return
+            seconds = time.monotonic() - started
+            journal.record("trainctl_checkpoint_sync_duration_seconds", seconds, job_id=self.cfg.job_id, target=self.cfg.target)
+            self.status.pop("sync_error", None)
+            if newest:
+                self.status["newest_checkpoint"] = newest
+                if span is not None:
+                    span.set_attribute("trainctl.checkpoint", newest)
 
     def _read_metrics(self) -> None:
         """Fold the script's newly appended metrics into the status (a bad file never stops the agent)."""
@@ -374,6 +399,16 @@ class Supervisor:
             self.status["metrics_skipped"] = self.metrics.skipped
 
     def _finish(self, state: RunState, code: int, *, reason: str) -> int:
+        if self._preemption is not None:
+            self._preemption.end()
+            self._preemption = None
+        with tracing.span("teardown", **{"trainctl.run_state": str(state), "trainctl.reason": reason}):
+            code = self._teardown(state, code, reason=reason)
+        log_event(self.cfg.job_id, "agent.finished", state=str(state), exit_code=code, reason=reason)
+        return code
+
+    def _teardown(self, state: RunState, code: int, *, reason: str) -> int:
+        """The last checkpoint sync, the script's metrics and outputs into the store, the final status."""
         self._sync_now()
         self._read_metrics()
         node = "" if self.rank == 0 else f"nodes/{self.rank}/"  # rank 0's are the job's

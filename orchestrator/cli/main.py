@@ -46,6 +46,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 # Commands that work but are not listed: internal hooks.
 HIDDEN: dict[str, str] = {"finalize": "finalize", "watch": "watch"}
+# Commands that are never traced: they touch no job, and must start fast (no OpenTelemetry import).
+UNTRACED = frozenset({"validate", "schema", "completion"})
 
 
 class LazyGroup(click.Group):
@@ -120,6 +122,34 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str] | None) -> int:
+    """Run the CLI; with tracing configured, inside the command's trace (orchestrator/tracing)."""
+    name = _traced_command(sys.argv[1:] if argv is None else argv)
+    if name is None:
+        return _run_command(argv)
+    from orchestrator import tracing
+
+    with tracing.command(name) as trace:
+        code = _run_command(argv)
+        if trace is not None:
+            trace.finish(code)
+    return code
+
+
+def _traced_command(argv: list[str]) -> str | None:
+    """The command ``argv`` runs when it is one that is traced (not help, not the fast paths), else None."""
+    if any(arg in ("-h", "--help", "--version") for arg in argv):
+        return None
+    args = iter(argv)
+    for arg in args:
+        if arg == "--log-format":
+            next(args, None)
+        elif not arg.startswith("-"):
+            known = arg in COMMANDS or arg in HIDDEN
+            return arg if known and arg not in UNTRACED else None
+    return None
+
+
+def _run_command(argv: list[str] | None) -> int:
     from orchestrator.cli.output import reset_output
 
     reset_output()

@@ -165,8 +165,16 @@ def client(
         built.meta.events.register("before-call", _call_started)
         built.meta.events.register("after-call", functools.partial(_call_answered, service))
         built.meta.events.register("after-call-error", functools.partial(_call_failed, service))
+        _trace_calls(built, service)
         _clients[key] = built
         return built
+
+
+def _trace_calls(built: Any, service: str) -> None:
+    """With tracing on, one span per API call of ``built`` (service, operation, request id, retries)."""
+    from orchestrator import tracing
+
+    tracing.instrument_client(built.meta.events, service)
 
 
 @contextmanager
@@ -232,11 +240,22 @@ def call(operation: str, func: Callable[[], T], *, max_total_s: float | None = N
     at once. ``func`` must be safe to repeat: a paginated listing restarts from its first page.
     """
 
+    from orchestrator import tracing
+
+    attempts = 0
+
     def attempt() -> T:
+        nonlocal attempts
+        attempts += 1
         with calling(operation, **context):
             return func()
 
-    return retrying(operation, attempt, max_total_s=max_total_s)
+    with tracing.span(operation, **{"trainctl.cloud_operation": operation}) as span:
+        try:
+            return retrying(operation, attempt, max_total_s=max_total_s)
+        finally:
+            if span is not None:
+                span.set_attribute("trainctl.retries", max(0, attempts - 1))
 
 
 def retrying(operation: str, func: Callable[[], T], *, max_total_s: float | None = None) -> T:

@@ -12,6 +12,11 @@ event stream (no ``stack output`` afterwards), and no operation reads a ``stack 
 Stack tags are written once by ``configure``: on the file backend, whose engine does not turn the
 ``pulumi:tags`` config into stack tags, as one write of the backend's tags object; elsewhere, one
 ``stack tag set`` per tag.
+
+With tracing on, each engine operation (preview, update, destroy, refresh) is a span; the engine joins
+it (``PULUMI_OPTION_OTEL_TRACES`` and that span's ``TRACEPARENT`` in the operation's environment, so
+its own spans, service ``pulumi-cli``, are children of it), and each resource step of the operation's
+event stream becomes a child span with the step's timing.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any, TypeVar
 from pulumi import automation as auto
 from pulumi.automation._stack import StackInitMode
 
+from orchestrator import tracing
 from orchestrator.engine import processes
 from orchestrator.engine.automation import EventHandler, Program, SessionCommand, Workspace, translate_errors
 from orchestrator.engine.locks import EngineLock, engine_locks, lock_conflict, stale_engine_locks
@@ -168,10 +174,13 @@ class JobStack:
             if on_event is not None:
                 on_event(event)
 
-        result = self._guarded(
-            "allocating (pulumi up)",
-            lambda: stack.up(on_event=capture, policy_packs=policy_packs, policy_pack_configs=policy_configs, color="never"),
-        )
+        with self._traced("update") as traced:
+            result = self._guarded(
+                "allocating (pulumi up)",
+                lambda: stack.up(
+                    on_event=traced(capture), policy_packs=policy_packs, policy_pack_configs=policy_configs, color="never"
+                ),
+            )
         return {k: v.value for k, v in result.outputs.items()}
 
     def preview(
@@ -182,26 +191,29 @@ class JobStack:
         policy_configs: list[str] | None = None,
     ) -> Any:
         """``pulumi preview``: no lock, nothing changes."""
-        with self._translating("previewing (pulumi preview)"):
+        with self._traced("preview") as traced, self._translating("previewing (pulumi preview)"):
             return self._stack.preview(
-                on_event=on_event, policy_packs=policy_packs, policy_pack_configs=policy_configs, color="never"
+                on_event=traced(on_event), policy_packs=policy_packs, policy_pack_configs=policy_configs, color="never"
             )
 
     def destroy(self, *, on_event: EventHandler | None = None) -> None:
         """``pulumi destroy``: delete every resource of the stack (orphaned engines settled first)."""
         self.settle()
-        self._guarded("tearing down (pulumi destroy)", lambda: self._stack.destroy(on_event=on_event, color="never"))
+        with self._traced("destroy") as traced:
+            self._guarded("tearing down (pulumi destroy)", lambda: self._stack.destroy(on_event=traced(on_event), color="never"))
 
     def refresh(self, *, clear_pending_creates: bool = False) -> None:
         """``pulumi refresh``: make state match reality (dead processes, deleted files, pending creates)."""
-        if not clear_pending_creates:
-            self._guarded("refreshing state (pulumi refresh)", lambda: self._stack.refresh(color="never"))
-            return
-        args = ["refresh", "--yes", "--skip-preview", "--clear-pending-creates", "--stack", self.job_id, "--color", "never"]
-        local = self._stack.workspace
-        self._guarded(
-            "refreshing state (pulumi refresh)", lambda: local.pulumi_command.run(args, str(self._dir), self.workspace.env)
-        )
+        with self._traced("refresh") as traced:
+            if not clear_pending_creates:
+                handler = traced(None)
+                self._guarded("refreshing state (pulumi refresh)", lambda: self._stack.refresh(on_event=handler, color="never"))
+                return
+            args = ["refresh", "--yes", "--skip-preview", "--clear-pending-creates", "--stack", self.job_id, "--color", "never"]
+            local = self._stack.workspace
+            self._guarded(
+                "refreshing state (pulumi refresh)", lambda: local.pulumi_command.run(args, str(self._dir), local.env_vars)
+            )
 
     def cancel(self) -> None:
         """Remove the stack's locks (in a file/S3 backend this only deletes lock files)."""
@@ -224,6 +236,34 @@ class JobStack:
         return list(self.export_state()["deployment"].get("resources") or [])
 
     # -- internals ----------------------------------------------------------------------------------
+
+    @contextmanager
+    def _traced(self, operation: str) -> Iterator[Callable[[EventHandler | None], EventHandler | None]]:
+        """The span of one engine operation, with the engine joining it; yields a wrapper for event handlers
+        that adds the resource steps' spans (with tracing off: no span, handlers unchanged)."""
+        if not tracing.active():
+            yield lambda handler: handler
+            return
+        local = self._stack.workspace
+        base = local.env_vars
+        with tracing.span(f"pulumi {operation}", **{"pulumi.operation": operation, "pulumi.stack": self.job_id}) as span:
+            steps = tracing.resource_spans()
+
+            def traced(handler: EventHandler | None) -> EventHandler:
+                def both(event: Any) -> None:
+                    steps(event)
+                    if handler is not None:
+                        handler(event)
+
+                return both
+
+            local.env_vars = {**base, **tracing.engine_env()}  # this operation only (the dict is shared)
+            try:
+                yield traced
+            finally:
+                local.env_vars = base
+                steps.close()
+                span.set_attribute("pulumi.resource_operations", steps.count)
 
     def _guarded(self, operation: str, run: Callable[[], T]) -> T:
         """Run ``run``; if a dead engine on this host holds the stack's lock, clear it and retry once."""

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestrator import tracing
 from orchestrator.errors import NotFoundError
 from orchestrator.jobs.backend import backend_id
 from orchestrator.jobs.layout import INDEX_PREFIX, LEGACY_DIR, default_state_url, index_cache_path, record_key
@@ -63,6 +64,10 @@ class Ledger:
         return cls.of(load_settings(home=home))
 
     def save(self, record: JobRecord) -> None:
+        """Write ``record`` whole; a traced command stamps it with its trace id (``status`` shows it)."""
+        trace_id = tracing.trace_id()
+        if trace_id is not None and record.trace_id != trace_id:
+            record = record.model_copy(update={"trace_id": trace_id})
         self.store.write(record_key(record.job_id), record.model_dump_json(indent=1).encode())
 
     def load(self, job_id: str) -> JobRecord | None:

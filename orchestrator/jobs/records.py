@@ -95,6 +95,9 @@ class JobRecord(BaseModel):
     # running job's live values are in its agent's status (``lifecycle.query.script_metrics``).
     metrics: dict[str, float] = {}
     sweep: SweepMember | None = None  # set on the jobs of a sweep
+    # The trace of the last traced command that changed this record (orchestrator/tracing): its id
+    # finds the whole operation, engine and agent included, in the trace backend.
+    trace_id: str | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from orchestrator import tracing
 from orchestrator.compile import CompiledJob
 from orchestrator.cost.accrual import accrued_cost
 from orchestrator.errors import ConflictError, PolicyViolationError, TrainctlError
@@ -42,7 +43,8 @@ def allocate(
     record, job = _provisioning(rt, job, existing)
     say(f"{'resuming' if existing else 'creating'} job {job.job_id} on target {job.spec.target}")
     try:
-        outputs = _stack_up(rt, job, target, existing is not None, stop, say, policy_config)
+        with tracing.span("allocate", **{"trainctl.resumed": existing is not None}):
+            outputs = _stack_up(rt, job, target, existing is not None, stop, say, policy_config)
     except PolicyViolationError as e:
         rt.ledger.save(record.model_copy(update={"state": JobState.BLOCKED, "reason": "blocked by policy"}))
         teardown_job(rt, job.job_id, requested=JobState.BLOCKED, reason=e.message, wait_s=60.0)
@@ -133,6 +135,8 @@ def _stack_up(
     log = get_logger(__name__)
     if stop.stop_requested:
         raise stopped(stop)
+    # The agent's spans join this trace, under the span of the allocation that starts it.
+    job = replace(job, trace=tracing.agent_context(job_id=job.job_id, target=job.spec.target, team=job.spec.team))
     program = target.program(job)
     if resumed:
         opened = JobStack.open(rt.workspace, job.job_id, program, create=True)
@@ -147,14 +151,16 @@ def _stack_up(
         if stop.stop_requested:
             raise stopped(stop)
         started = time.monotonic()
-        packs, configs = engine_policy_args(policy_config, team=job.spec.team, owner=job.spec.owner, target=job.spec.target)
+        with tracing.span("policy evaluation", **{"trainctl.policy.mode": "engine"}):
+            packs, configs = engine_policy_args(policy_config, team=job.spec.team, owner=job.spec.owner, target=job.spec.target)
         policies = PolicyCollector(forward=EngineProgress())
         try:
             outputs = stack.up(on_event=policies, policy_packs=packs, policy_configs=configs)
         except TrainctlError as e:
             policies.check(e)  # PolicyBlockedError (exit 3) when a mandatory policy said no
             raise
-    for violation in policies.check():
+    warnings = policies.check()
+    for violation in warnings:
         say(f"policy warning: {violation.line()}")
     log.info("job.allocated", seconds=round(time.monotonic() - started, 2))
     return outputs

@@ -67,6 +67,7 @@ def job_status(rt: Runtime, ref: str) -> dict[str, Any]:
     summary["next"] = next_step(record)
     summary["outputs"] = record.outputs
     summary["metrics"] = record.metrics
+    summary["trace_id"] = record.trace_id
     if record.state in ACTIVE_STATES:
         seen = get_target(record.target).observe(record)
         summary["newest_checkpoint"] = seen.newest_checkpoint

@@ -39,7 +39,7 @@ def recover_job(
 
     record = rt.ledger.resolve(ref)
     job_id = record.job_id
-    bind_job(job_id)
+    bind_job(job_id, target=record.target, team=record.team)
     holder = lock_holder(rt.settings.home, job_id)
     tearing_down = holder is not None and holder.get("operation") == LockOp.TEAR_DOWN
     for key in (job_lock_key(job_id), name_lock_key(record.name)):

@@ -17,7 +17,7 @@ from orchestrator.vocabulary import JobState, LockOp
 def cancel_job(rt: Runtime, ref: str) -> JobRecord:
     """Stop a job gracefully (final checkpoint), tear it down, record it as cancelled."""
     record = rt.ledger.resolve(ref)
-    bind_job(record.job_id)
+    bind_job(record.job_id, target=record.target, team=record.team)
     if record.torn_down:
         return record
     return _stop_and_tear_down(rt, record, "cancelled by `trainctl cancel`")
@@ -31,7 +31,7 @@ def down_job(
     ``confirm_purge`` sees the job before anything is touched and raises to leave it as it is.
     """
     record = rt.ledger.resolve(ref)
-    bind_job(record.job_id)
+    bind_job(record.job_id, target=record.target, team=record.team)
     if purge and confirm_purge is not None:
         confirm_purge(record)
     if not record.torn_down:
@@ -58,7 +58,8 @@ def _stop_and_tear_down(rt: Runtime, record: JobRecord, reason: str) -> JobRecor
 
 def finalize_job(rt: Runtime, job_id: str) -> JobRecord:
     """Run by the agent when its run ends: tear down with nobody watching (detached jobs, crashes)."""
-    bind_job(job_id)
+    known = rt.ledger.load(job_id)
+    bind_job(job_id, **({"target": known.target, "team": known.team} if known is not None else {}))
     record = teardown_job(rt, job_id)
     get_logger(__name__).info("job.finalized", state=record.state)
     return record

@@ -61,7 +61,7 @@ def up_job(
                 if alive is not None:
                     return UpOutcome(alive, "already-running")
             job_id = existing.job_id if existing is not None else new_job_id(spec.name)
-            bind_job(job_id)
+            bind_job(job_id, target=spec.target, team=spec.team)
             checked = target.preflight(loaded, region=spec_region(spec, rt.settings), offline=False)
             for line in checked.notices:
                 say(f"notice: {line}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from orchestrator import tracing
 from orchestrator.policy.config import resolve
 from orchestrator.policy.model import Finding, PolicyDef, Resource, Violation
 from orchestrator.vocabulary import MANIFEST_KIND, Tag
@@ -40,15 +41,18 @@ def evaluate(
 ) -> list[Violation]:
     """Run each enabled policy over ``resources``; violations in policy order, then resource order."""
     found: list[Violation] = []
-    for policy in policies:
-        level, props = resolve(config, policy.name, team)
-        if level == "disabled":
-            continue
-        if policy.check is not None:
-            for resource in resources:
-                found += [_violation(policy, level, f, resource) for f in policy.check(resource, props)]
-        if policy.check_stack is not None:
-            found += [_violation(policy, level, f, f.resource) for f in policy.check_stack(resources, props)]
+    with tracing.span("policy evaluation", **{"trainctl.policy.mode": "offline"}) as span:
+        for policy in policies:
+            level, props = resolve(config, policy.name, team)
+            if level == "disabled":
+                continue
+            if policy.check is not None:
+                for resource in resources:
+                    found += [_violation(policy, level, f, resource) for f in policy.check(resource, props)]
+            if policy.check_stack is not None:
+                found += [_violation(policy, level, f, f.resource) for f in policy.check_stack(resources, props)]
+        if span is not None:
+            span.set_attribute("trainctl.policy.violations", len(found))
     return found
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from orchestrator import tracing
 from orchestrator.errors import SpecError
 from orchestrator.spec import fastpath, rules
 from orchestrator.spec.yamlguard import check_yaml_limits
@@ -67,7 +68,8 @@ class CheckedSpec:
 def load_spec(path: str | Path) -> LoadedSpec:
     """Read, parse and validate the spec file at ``path``."""
     file = Path(path)
-    loaded = parse_spec(_read(file), source=str(file))
+    with tracing.span("spec validation", **{"trainctl.spec": str(file)}):
+        loaded = parse_spec(_read(file), source=str(file))
     return LoadedSpec(spec=loaded, source=str(file), base_dir=file.resolve().parent, notices=_notices(loaded))
 
 

@@ -24,7 +24,7 @@ from orchestrator.targets.local.snapshot import digest
 from orchestrator.workdir import Selection
 
 # What `python -m orchestrator.agent` needs on an instance: the agent, its S3 store, the AWS seam, its umask,
-# the metrics journal (recording is off there: it has no trainctl home).
+# the metrics journal (recording is off there: it has no trainctl home), its tracing.
 AGENT_MODULES = (
     "__init__.py",
     "errors.py",
@@ -34,6 +34,10 @@ AGENT_MODULES = (
     "cloud/aws.py",
     "metrics/__init__.py",
     "metrics/journal.py",
+    # its traces (used only when the instance has the OpenTelemetry SDK and the job is traced)
+    "tracing/__init__.py",
+    "tracing/sdk.py",
+    "tracing/cloud.py",
 )
 
 

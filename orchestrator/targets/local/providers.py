@@ -28,6 +28,7 @@ from orchestrator.workdir import select_workdir
 MARKER = ".trainctl-job.json"
 HOME_VAR = "TRAINCTL_JOB_HOME"
 _ENGINE_VARS = ("PULUMI_",)
+TRACEPARENT = "TRACEPARENT"  # the engine's own, in this process: never the agent's parent
 
 
 def _write_marker(directory: Path, tags: dict[str, str]) -> None:
@@ -95,7 +96,10 @@ class TrainingProcessProvider(ResourceProvider):
         config_path.write_text(props["agent_config"])
         log_path = Path(props["agent_log"])
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_ENGINE_VARS)}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_ENGINE_VARS) and k != TRACEPARENT}
+        trace = json.loads(props["agent_config"]).get("trace") or {}
+        if trace.get("traceparent"):  # the agent's spans join the trace of the `up` that starts it
+            env[TRACEPARENT] = trace["traceparent"]
         env.update(props.get("secret_env") or {})
         env["TRAINCTL_JOB_ID"] = props["tags"][Tag.JOB_ID]
         env[HOME_VAR] = props["home"]  # which trainctl home owns this process (gc looks only at its own)
