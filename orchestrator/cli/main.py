@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cost": ("cost", "Cost reports by job, team, owner, target, resource type or sweep."),
     "gc": ("gc", "Find and remove leaked resources, expired jobs and stale locks."),
     "recover": ("recover", "Make a job's state true again after a crash."),
+    "index": ("index", "Rebuild the job index from the backend's stacks."),
     "doctor": ("doctor", "Check the engine, backend, credentials and policy pack."),
     "engine": ("engine", "Install and inspect the Pulumi engine."),
     "prices": ("prices", "Inspect and refresh the price catalog."),
