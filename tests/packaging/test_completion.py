@@ -63,8 +63,8 @@ def test_no_jobs_complete_to_nothing(trainctl_home: Path) -> None:
 
 
 def test_commands_complete_by_name(trainctl_home: Path) -> None:
-    """`trainctl in<Tab>` offers init; hidden hooks are not offered."""
-    assert _complete(trainctl_home, "trainctl in") == ["init"]
+    """`trainctl in<Tab>` offers init and index; hidden hooks are not offered."""
+    assert _complete(trainctl_home, "trainctl in") == ["init", "index"]
     assert "watch" not in _complete(trainctl_home, "trainctl ")
 
 
