@@ -148,7 +148,7 @@ def priced_estimate(
         disk = catalog.storage_gb_month(region, "gp3")
         total_gb = nodes * disk_gb
         disk_max = None if max_runtime_s is None else storage_cost(total_gb, disk.usd, max_runtime_s)
-        disk_item = f"EBS gp3 disk ({region})" if nodes == 1 else f"EBS gp3 disk ({region}, {nodes} x {disk_gb:g} GB)"
+        disk_item = f"EBS gp3 disk ({region})" if nodes == 1 else f"EBS gp3 disk ({region}, {nodes} nodes)"
         lines.append(_line(disk_item, total_gb, "GB-month", disk, total_gb * disk.usd / HOURS_PER_MONTH, disk_max))
         used.append(disk)
     return Estimate(

@@ -109,6 +109,35 @@ def test_launch_and_teardown_calls_are_granted(faults: FaultProxy, make_job: Cal
     assert _denied(heard, iam.deployer_policy()) == []
 
 
+def test_multi_node_launch_calls_are_granted(faults: FaultProxy, make_job: Callable[..., CompiledJob], heard: set[str]) -> None:
+    """A 2-node group's launch, the nodes' configuration written to the bucket, and the group's termination are granted."""
+    job = make_job()
+    ec2 = aws.client("ec2", region=REGION)
+    data = {"ImageId": _gpu_image(faults), "InstanceType": "g5.12xlarge"}
+    template = ec2.create_launch_template(LaunchTemplateName="trainctl-iam-mn", LaunchTemplateData=data)["LaunchTemplate"]
+    aws.client("s3", region=REGION).create_bucket(Bucket=names.bucket_name(job.job_id))
+    heard.clear()  # template and bucket are Pulumi's to create
+    props = {
+        "launch_template_id": template["LaunchTemplateId"],
+        "launch_template_version": "1",
+        "market": "on-demand",
+        "disk_gb": 75,
+        "instance_type": "g5.12xlarge",
+        "region": REGION,
+        "tags": {"trainctl:job-id": job.job_id, "trainctl:managed-by": "trainctl"},
+        "count": 2,
+        "placement_group": names.resource_name(job.job_id),
+        "bucket": names.bucket_name(job.job_id),
+        "master_port": names.MASTER_PORT,
+    }
+    provider = TrainingInstanceProvider()
+    created = provider.create(props)
+    provider.read(created.id, created.outs)
+    provider.delete(created.id, created.outs)
+    assert {"ec2:RunInstances", "s3:PutObject", "ec2:TerminateInstances"} <= heard
+    assert _denied(heard, iam.deployer_policy()) == []
+
+
 def test_observe_logs_and_purge_calls_are_granted(moto: Any, make_job: Callable[..., CompiledJob], heard: set[str]) -> None:
     """`status`, `logs` and `down --purge` on a job whose bucket and log group hold output call only granted actions."""
     job = make_job()

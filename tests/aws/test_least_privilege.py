@@ -160,3 +160,16 @@ def test_adopting_a_bucket_checks_its_owner(moto: MotoServer, make_job: Callable
     account = aws.client("sts", region="us-east-1").get_caller_identity()["Account"]
     assert seen == [{"Bucket": names.bucket_name(job.job_id), "ExpectedBucketOwner": account}]
     assert existing.account_id == account
+
+
+def test_placement_groups_and_self_rules_only_on_trainctl_parts() -> None:
+    """A multi-node job's placement group is created only tagged, deleted only when trainctl's; its security group's
+    ingress rules are changed only on trainctl's groups."""
+    policy = iam.deployer_policy()
+    [deny] = [s for s in denying(policy, "ec2:CreatePlacementGroup") if "aws:RequestTag/trainctl:managed-by" in json.dumps(s)]
+    assert "arn:aws:ec2:*:*:placement-group/*" in deny["Resource"]
+    for action in ("ec2:DeletePlacementGroup", "ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"):
+        statements = allowing(policy, action)
+        assert statements and all(s.get("Condition") for s in statements), action
+    [launch] = allowing(policy, "ec2:RunInstances")
+    assert "arn:aws:ec2:*:*:placement-group/*" in launch["Resource"]

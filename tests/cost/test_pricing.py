@@ -81,7 +81,7 @@ def test_multi_node_estimate_lines_count_every_node(tmp_path: Path) -> None:
     estimate = job.pricing.estimate()
     instances, disks = estimate.lines
     assert (instances.quantity, disks.quantity) == (4, 400)
-    assert instances.item.startswith("4 x g5.xlarge") and "4 x 100 GB" in disks.item
+    assert instances.item.startswith("4 x g5.xlarge") and "4 nodes" in disks.item
     assert estimate.hourly_usd == pytest.approx(4 * load_catalog().hourly("us-east-1", "g5.xlarge", spot=False).usd)
     assert job.prices.nodes == 4
 

@@ -46,6 +46,14 @@ def _render(plan: dict[str, Any]) -> None:
         if root["effective_gb"] != root["requested_gb"]:
             asked = f" (resources.disk_gb {root['requested_gb']}: {root['basis']})"
         say(f"root volume: {root['effective_gb']} GiB gp3{asked}")
+    nodes = (plan.get("preflight") or {}).get("nodes") or []
+    if nodes:
+        say(f"nodes: {len(nodes)}, launched together in one {nodes[0]['placement_group']} placement group, one security group")
+    for node in nodes:
+        say(
+            f"  node {node['rank']}: {node['instance_type']} {node['market']}, {node['root_volume_gb']} GiB root, "
+            f"{node['network_interface']}, {node['role']}"
+        )
     est = plan["estimate"]
     say("cost:")
     for line in est["lines"]:

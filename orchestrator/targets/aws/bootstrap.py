@@ -8,6 +8,12 @@ systemd service: ``python3 -m orchestrator.agent /opt/trainctl/agent.json``. Wha
 ends, the unit uploads the output log to S3 and shuts the instance down (instance-initiated shutdown
 terminates it); a failing bootstrap uploads its own log and shuts down too, so no instance idles on a
 broken setup.
+
+Every node of a multi-node job boots the same script. Its rank, the node count, every node's private
+address (rank 0's is ``MASTER_ADDR``) and the rendezvous port come from the object the launch writes
+to the bucket under the instance's id (``instance.py``); the script waits for it (at most 10 minutes)
+and merges it into the agent's configuration. Node K > 0 uploads its output under its own key
+(``orchestrator/agent/layout.py``) and streams it to CloudWatch as ``node<K>-output-<instance>``.
 """
 
 from __future__ import annotations
@@ -91,6 +97,8 @@ def user_data(job: CompiledJob, *, code_key: str, agent_key: str) -> str:
         "OUTPUT_STREAM": names.OUTPUT_STREAM_PREFIX,
         "AGENT_STREAM": names.AGENT_STREAM_PREFIX,
         "STOP_TIMEOUT": str(int(job.grace_period_s) + 60),
+        "NUM_NODES": str(job.spec.resources.nodes),
+        "NODE_PREFIX": names.NODE_CONFIG_PREFIX,
     }
     script = _template()
     for key, value in values.items():

@@ -52,20 +52,56 @@ with os.fdopen(fd, "w") as env:
     env.write("\n".join(lines) + "\n")
 FETCH
 echo '@CONFIG_B64@' | base64 -d > @CONFIG@
+OUTPUT_KEY=@OUTPUT_KEY@ OUTPUT_STREAM=@OUTPUT_STREAM@
+if [ @NUM_NODES@ -gt 1 ]; then
+  # One node of a multi-node job: trainctl writes this instance's rank, every node's address and the
+  # rendezvous port to the bucket right after the launch; they complete the agent's configuration.
+  @ROOT@/venv/bin/python3 - <<'NODE'
+import json, sys, time, urllib.request
+import boto3
+sys.path.insert(0, "@AGENT_DIR@")
+from orchestrator.agent.layout import node_output_key
+imds = "http://169.254.169.254/latest"
+ttl = {"X-aws-ec2-metadata-token-ttl-seconds": "300"}
+token = urllib.request.urlopen(urllib.request.Request(imds + "/api/token", method="PUT", headers=ttl), timeout=5).read()
+ask = urllib.request.Request(imds + "/meta-data/instance-id", headers={"X-aws-ec2-metadata-token": token.decode()})
+instance_id = urllib.request.urlopen(ask, timeout=5).read().decode()
+s3, deadline = boto3.client("s3"), time.monotonic() + 600
+while True:
+    try:
+        node = json.loads(s3.get_object(Bucket="@BUCKET@", Key="@NODE_PREFIX@" + instance_id + ".json")["Body"].read())
+        break
+    except s3.exceptions.NoSuchKey:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(5)
+with open("@CONFIG@") as f:
+    config = json.load(f)
+config.update(node)
+with open("@CONFIG@", "w") as f:
+    json.dump(config, f, indent=1, sort_keys=True)
+rank = int(node["node_rank"])
+with open("@ROOT@/node.env", "w") as f:
+    f.write(f"OUTPUT_KEY={node_output_key(rank)}\n")
+    if rank:
+        f.write(f"OUTPUT_STREAM=node{rank}-@OUTPUT_STREAM@\n")
+NODE
+  . @ROOT@/node.env
+fi
 printf '%s\n' 'import sys, boto3' 'boto3.client("s3").upload_file(*sys.argv[1:])' > @ROOT@/upload.py
 chown -R trainctl:trainctl @WORKDIR@
 
-cat > @ROOT@/cloudwatch.json <<'CWAGENT'
+cat > @ROOT@/cloudwatch.json <<CWAGENT
 {"logs": {"logs_collected": {"files": {"collect_list": [
   {"file_path": "@WORKDIR@/.trainctl/output.log", "log_group_name": "@LOG_GROUP@",
-   "log_stream_name": "@OUTPUT_STREAM@{instance_id}"},
+   "log_stream_name": "${OUTPUT_STREAM}{instance_id}"},
   {"file_path": "@ROOT@/agent.log", "log_group_name": "@LOG_GROUP@",
    "log_stream_name": "@AGENT_STREAM@{instance_id}"}
 ]}}, "force_flush_interval": 5}}
 CWAGENT
 amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c file:@ROOT@/cloudwatch.json || echo "CloudWatch agent not started"
 
-cat > /etc/systemd/system/trainctl-agent.service <<'UNIT'
+cat > /etc/systemd/system/trainctl-agent.service <<UNIT
 [Unit]
 Description=trainctl agent for job @JOB_ID@
 Wants=network-online.target
@@ -78,7 +114,7 @@ WorkingDirectory=@WORKDIR@
 Environment=PYTHONPATH=@AGENT_DIR@ AWS_DEFAULT_REGION=@REGION@ AWS_REGION=@REGION@ TRAINCTL_JOB_ID=@JOB_ID@
 EnvironmentFile=-@ROOT@/secrets.env
 ExecStart=@ROOT@/venv/bin/python3 -m orchestrator.agent @CONFIG@
-ExecStopPost=-@ROOT@/venv/bin/python3 @ROOT@/upload.py @WORKDIR@/.trainctl/output.log @BUCKET@ @OUTPUT_KEY@
+ExecStopPost=-@ROOT@/venv/bin/python3 @ROOT@/upload.py @WORKDIR@/.trainctl/output.log @BUCKET@ ${OUTPUT_KEY}
 ExecStopPost=+/usr/sbin/shutdown -h now
 KillMode=mixed
 TimeoutStopSec=@STOP_TIMEOUT@

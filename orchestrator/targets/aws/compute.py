@@ -2,14 +2,20 @@
 
 ``launch`` tries the requested market in each default subnet whose availability zone offers the
 instance type (DescribeInstanceTypeOfferings; capacity is per zone), then, for spot with
-``on_demand_fallback``, on-demand in the same subnets. A capacity answer (InsufficientInstanceCapacity,
-SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded...) is not retried in place: it moves on to the next
-zone or market; EC2's ``Unsupported`` (the zone lacks the type after all) moves on to the next zone and
-drops that zone for the other market too. The root volume is sized to at least the launched image's
-root snapshot (``images``), which EC2 would otherwise refuse. A throttled RunInstances is retried with backoff
-here (``sleep`` is injectable, the dynamic provider's tests pin it), and so is the short window in which
-a new instance profile is not yet visible to EC2. Every other call (describe, terminate, subnets,
-images) runs under the one retry policy through ``aws.call``.
+``on_demand_fallback``, on-demand in the same subnets. A multi-node job's group is one RunInstances
+call asking for all of its nodes (``MinCount`` = ``MaxCount`` = N) in its cluster placement group: EC2
+starts all of them or none, so a group is never part spot, part on-demand, and a shortage of even one
+node moves the whole group on to the next zone or market. Should a launch ever answer with fewer
+instances than asked, they are terminated and the attempt counts as a capacity answer.
+
+A capacity answer (InsufficientInstanceCapacity, SpotMaxPriceTooLow, MaxSpotInstanceCountExceeded...)
+is not retried in place: it moves on to the next zone or market; EC2's ``Unsupported`` (the zone lacks
+the type after all) moves on to the next zone and drops that zone for the other market too. The root
+volume is sized to at least the launched image's root snapshot (``images``), which EC2 would otherwise
+refuse. A throttled RunInstances is retried with backoff here (``sleep`` is injectable, the dynamic
+provider's tests pin it), and so is the short window in which a new instance profile is not yet
+visible to EC2. Every other call (describe, terminate, subnets, images) runs under the one retry
+policy through ``aws.call``.
 """
 
 from __future__ import annotations
@@ -49,17 +55,28 @@ class LaunchRequest:
     root_device: str = "/dev/xvda"
     image: str | None = None  # the template's image: ``resolve:ssm:<parameter>`` or an AMI id
     instance_type: str | None = None
+    # A multi-node job: how many alike instances, the cluster placement group they share, and (for a
+    # type with EFA) the security group of their EFA interface (the launch gives it its subnet).
+    count: int = 1
+    placement_group: str | None = None
+    efa_security_group: str | None = None
 
 
 @dataclass(frozen=True)
 class Launched:
-    """The instance that started, in which market, and what failed before it."""
+    """The instances that started (rank order), in which market, and what failed before them."""
 
-    instance_id: str
+    instance_ids: list[str]
     market: str
     subnet_id: str | None
     attempts: list[str] = field(default_factory=list)
     root_gb: int | None = None
+    private_ips: list[str] = field(default_factory=list)  # rank order, as EC2 answered the launch
+
+    @property
+    def instance_id(self) -> str:
+        """Node rank 0's instance (the only one of a one-node job)."""
+        return self.instance_ids[0]
 
 
 @dataclass(frozen=True)
@@ -95,7 +112,8 @@ def launch(
     sleep: Sleep = time.sleep,
     profile_wait_s: float = PROFILE_WAIT_S,
 ) -> Launched:
-    """Start the job's instance; raise CapacityError when no zone or allowed market has room.
+    """Start the job's instances (all in one market and zone); raise CapacityError when no zone or allowed
+    market has room for all of them.
 
     ``run_client`` (default ``ec2``) makes the RunInstances calls: give it a client without botocore
     retries, since botocore would retry a capacity answer (an HTTP 500) in place. ``ssm`` resolves an
@@ -111,7 +129,8 @@ def launch(
             if subnet in unsupported:
                 continue
             try:
-                instance_id = _run(run_client or ec2, request, market, subnet, overrides, sleep, profile_wait_s)
+                started = _run(run_client or ec2, request, market, subnet, overrides, sleep, profile_wait_s)
+                _check_whole(ec2, request, started, market, subnet)
             except CloudError as e:
                 if not _moves_on(e):
                     raise
@@ -120,8 +139,9 @@ def launch(
                     unsupported.add(subnet)
                 last = e
                 continue
-            return Launched(instance_id=instance_id, market=market, subnet_id=subnet, attempts=tried, root_gb=root_gb)
-    hint = "try later, another region or instance type"
+            ids, ips = [i for i, _ in started], [ip for _, ip in started if ip]
+            return Launched(ids, market=market, subnet_id=subnet, attempts=tried, root_gb=root_gb, private_ips=ips)
+    hint = "try later, another region or instance type" + (", or fewer resources.nodes" if request.count > 1 else "")
     if request.spot and not request.on_demand_fallback:
         hint += ", or set resources.on_demand_fallback: true"
     raise CapacityError(
@@ -205,6 +225,39 @@ def job_instances(ec2: Any, job_id: str) -> list[InstanceFacts]:
 
 def terminate(ec2: Any, instance_id: str, *, wait_s: float = TERMINATE_WAIT_S, sleep: Sleep = time.sleep) -> None:
     """Terminate the instance and wait until it is gone (so its security group can be deleted)."""
+    terminate_all(ec2, [instance_id], wait_s=wait_s, sleep=sleep)
+
+
+def terminate_all(ec2: Any, instance_ids: list[str], *, wait_s: float = TERMINATE_WAIT_S, sleep: Sleep = time.sleep) -> None:
+    """Terminate every instance of a group in one call and wait until all are gone (so their security
+    group and placement group can be deleted). Instances EC2 no longer knows count as gone."""
+    pending = list(dict.fromkeys(instance_ids))
+    if not pending:
+        return
+    try:
+        aws.call(
+            "terminating the instances (ec2 TerminateInstances)",
+            lambda: ec2.terminate_instances(InstanceIds=pending),
+            instance_ids=",".join(pending),
+        )
+    except CloudError as e:
+        if not aws.is_not_found(e):
+            raise
+        pending = [i for i in pending if describe(ec2, i) is not None]  # some are unknown: end the rest one by one
+        for instance_id in pending:
+            _terminate_one(ec2, instance_id)
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = [(i, f) for i in pending if (f := describe(ec2, i)) is not None and f.state != "terminated"]
+        if not left:
+            return
+        if time.monotonic() >= deadline:
+            states = ", ".join(f"{i} {f.state}" for i, f in left)
+            raise TransientCloudError(f"still running after {wait_s:.0f}s: {states}", hint="run `trainctl down` again shortly")
+        sleep(5.0)
+
+
+def _terminate_one(ec2: Any, instance_id: str) -> None:
     try:
         aws.call(
             "terminating the instance (ec2 TerminateInstances)",
@@ -212,19 +265,8 @@ def terminate(ec2: Any, instance_id: str, *, wait_s: float = TERMINATE_WAIT_S, s
             instance_id=instance_id,
         )
     except CloudError as e:
-        if aws.is_not_found(e):
-            return
-        raise
-    deadline = time.monotonic() + wait_s
-    while True:
-        facts = describe(ec2, instance_id)
-        if facts is None or facts.state == "terminated":
-            return
-        if time.monotonic() >= deadline:
-            raise TransientCloudError(
-                f"instance {instance_id} is still {facts.state} after {wait_s:.0f}s", hint="run `trainctl down` again shortly"
-            )
-        sleep(5.0)
+        if not aws.is_not_found(e):
+            raise
 
 
 def _run(
@@ -235,15 +277,30 @@ def _run(
     overrides: dict[str, Any],
     sleep: Sleep,
     profile_wait_s: float,
-) -> str:
+) -> list[tuple[str, str | None]]:
+    """(instance id, private address) of every instance one RunInstances call started, in launch order."""
     params: dict[str, Any] = {
-        "MinCount": 1,
-        "MaxCount": 1,
+        "MinCount": request.count,
+        "MaxCount": request.count,
         "LaunchTemplate": {"LaunchTemplateId": request.launch_template_id, "Version": request.launch_template_version},
         "TagSpecifications": _tag_specifications(request, market),
         **overrides,
     }
-    if subnet:
+    if request.placement_group:
+        params["Placement"] = {"GroupName": request.placement_group}
+    if request.efa_security_group:
+        # An interface of the launch carries the subnet (EC2 refuses an instance-level one beside it).
+        interface: dict[str, Any] = {
+            "DeviceIndex": 0,
+            "NetworkCardIndex": 0,
+            "InterfaceType": "efa",
+            "Groups": [request.efa_security_group],
+            "DeleteOnTermination": True,
+        }
+        if subnet:
+            interface["SubnetId"] = subnet
+        params["NetworkInterfaces"] = [interface]
+    elif subnet:
         params["SubnetId"] = subnet
     if market == "spot":
         params["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": dict(SPOT_OPTIONS)}
@@ -253,7 +310,8 @@ def _run(
         try:
             with aws.calling(f"launching a {market} instance (ec2 RunInstances)", job_id=request.job_id, market=market):
                 answer = ec2.run_instances(**params)
-            return str(answer["Instances"][0]["InstanceId"])
+            started = sorted(answer["Instances"], key=lambda i: int(i.get("AmiLaunchIndex", 0)))
+            return [(str(i["InstanceId"]), i.get("PrivateIpAddress")) for i in started]
         except TransientCloudError:
             throttled += 1
             if throttled >= THROTTLE_RETRIES:
@@ -265,6 +323,21 @@ def _run(
             if not _profile_not_ready(e) or time.monotonic() >= profile_deadline:
                 raise
             sleep(3.0)
+
+
+def _check_whole(
+    ec2: Any, request: LaunchRequest, started: list[tuple[str, str | None]], market: str, subnet: str | None
+) -> None:
+    """All-or-nothing: a launch that started fewer instances than the group (or did not say every node's
+    address) is undone and answered as a capacity shortage, so the group moves on as a whole."""
+    missing_ip = any(ip is None for _, ip in started)
+    if len(started) == request.count and not (request.count > 1 and missing_ip):
+        return
+    terminate_all(ec2, [i for i, _ in started])
+    raise CapacityError(
+        f"the {market} launch in {subnet or 'the default subnet'} started {len(started)} of {request.count} instances",
+        context={"job_id": request.job_id, "code": "PartialGroup"},
+    )
 
 
 def _profile_not_ready(error: CloudError) -> bool:

@@ -84,7 +84,11 @@ DEPLOYER_EC2_OWNED_ACTIONS = (
     *("ec2:TerminateInstances", "ec2:DeleteSecurityGroup", "ec2:AuthorizeSecurityGroupEgress"),
     *("ec2:RevokeSecurityGroupEgress", "ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"),
     "ec2:DeleteLaunchTemplate",
+    # A multi-node job: its security group's self-referencing rule, and its placement group.
+    *("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeletePlacementGroup"),
 )
+# What a job creates besides instances (each tagged on create, each only as trainctl's).
+JOB_PART_CREATES = ("CreateSecurityGroup", "CreateLaunchTemplate", "CreatePlacementGroup")
 
 
 def trust_policy() -> str:
@@ -242,10 +246,11 @@ def _compute_statements() -> list[dict[str, Any]]:
     untagged_request = {"StringNotEquals": {f"aws:RequestTag/{MANAGED_BY}": MANAGED_BY_VALUE}}
     owned = {"StringEquals": {f"ec2:ResourceTag/{MANAGED_BY}": MANAGED_BY_VALUE}}
     not_owned = {"StringNotEquals": {f"ec2:ResourceTag/{MANAGED_BY}": MANAGED_BY_VALUE}}
-    created = {"StringEquals": {"ec2:CreateAction": ["RunInstances", "CreateSecurityGroup", "CreateLaunchTemplate"]}}
+    created = {"StringEquals": {"ec2:CreateAction": ["RunInstances", *JOB_PART_CREATES]}}
+    creates = [f"ec2:{action}" for action in JOB_PART_CREATES]
     launched = [_ec2_arn(kind) for kind in ("instance", "volume", "network-interface", "spot-instances-request")]
     parts = [_ec2_arn("image", account=""), _ec2_arn("snapshot", account=""), _ec2_arn("subnet"), _ec2_arn("key-pair")]
-    job_parts = [_ec2_arn("security-group"), _ec2_arn("launch-template")]
+    job_parts = [_ec2_arn("security-group"), _ec2_arn("launch-template"), _ec2_arn("placement-group")]
     return [
         {"Sid": "Describe", "Effect": "Allow", "Action": ["ec2:Describe*"], "Resource": ["*"]},
         {"Sid": "QuotaPreflight", "Effect": "Allow", "Action": ["servicequotas:GetServiceQuota"], "Resource": ["*"]},
@@ -253,7 +258,7 @@ def _compute_statements() -> list[dict[str, Any]]:
         {
             "Sid": "LaunchOnlyTagged",
             "Effect": "Deny",
-            "Action": ["ec2:RunInstances", "ec2:CreateSecurityGroup", "ec2:CreateLaunchTemplate"],
+            "Action": ["ec2:RunInstances", *creates],
             "Resource": [*launched, *job_parts],
             "Condition": untagged_request,
         },
@@ -281,7 +286,7 @@ def _compute_statements() -> list[dict[str, Any]]:
         {
             "Sid": "CreateJobParts",
             "Effect": "Allow",
-            "Action": ["ec2:CreateSecurityGroup", "ec2:CreateLaunchTemplate"],
+            "Action": creates,
             "Resource": [*job_parts, _ec2_arn("vpc")],
         },
         {

@@ -18,6 +18,8 @@ REMOTE_AGENT_DIR = f"{REMOTE_ROOT}/agent"
 REMOTE_CONFIG = f"{REMOTE_ROOT}/agent.json"
 IMDS_SPOT_ACTION = "http://169.254.169.254/latest/meta-data/spot/instance-action"
 SPOT_INTERRUPTION_CODE = "Server.SpotInstanceTermination"
+NODE_CONFIG_PREFIX = "launch/"  # a multi-node job's per-node agent configuration, by instance id
+MASTER_PORT = 29500  # a multi-node job's rendezvous port on node rank 0 (torchrun's default)
 
 
 def bucket_name(job_id: str) -> str:
@@ -38,6 +40,11 @@ def resource_name(job_id: str) -> str:
 def secret_parameter(job_id: str, secret: str) -> str:
     """The SSM SecureString parameter that holds one of the job's secrets."""
     return f"/{PREFIX}/{job_id}/{secret}"
+
+
+def node_config_key(instance_id: str) -> str:
+    """Where a node of a multi-node job finds its rank and the group's addresses (its boot script reads it)."""
+    return f"{NODE_CONFIG_PREFIX}{instance_id}.json"
 
 
 def code_key(digest: str) -> str:

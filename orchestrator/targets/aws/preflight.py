@@ -7,6 +7,9 @@
 - Quotas: the vCPU quota of the type's group has room in the market the job launches in; a spot
   quota without room and on-demand fallback allowed means on-demand straight away (``spot`` off).
 
+- Nodes: a multi-node job's plan lists every node (its rank, instance, root volume, network interface,
+  the placement group they share) and says what EFA the instance type gets (``efa.py``).
+
 Offline (``plan --offline``) only the root volume is checked, from the packaged image table.
 """
 
@@ -17,7 +20,7 @@ from typing import Any
 
 from orchestrator.errors import InvalidInputError
 from orchestrator.spec.loader import LoadedSpec
-from orchestrator.targets.aws import images
+from orchestrator.targets.aws import efa, images
 from orchestrator.targets.base import Preflight
 
 
@@ -28,7 +31,8 @@ def preflight(loaded: LoadedSpec, *, region: str, offline: bool) -> Preflight:
     assert instance_type is not None
     if offline:
         volume = images.known_root_volume(instance_type, resources.disk_gb, resources.ami)
-        return _adjusted(loaded, volume, on_demand_only=False, notices=[], facts={"root_volume": volume.to_dict()})
+        facts, notices = _with_nodes(loaded, volume, {"root_volume": volume.to_dict()}, [])
+        return _adjusted(loaded, volume, on_demand_only=False, notices=notices, facts=facts)
 
     from orchestrator.cloud import aws
     from orchestrator.targets.aws import compute, quotas
@@ -48,7 +52,47 @@ def preflight(loaded: LoadedSpec, *, region: str, offline: bool) -> Preflight:
         fallback=resources.on_demand_fallback,
     )
     facts = {"root_volume": volume.to_dict(), "zones": sorted(zones), "quotas": verdict.to_dict()}
-    return _adjusted(loaded, volume, on_demand_only=verdict.on_demand_only, notices=verdict.notices, facts=facts)
+    facts, notices = _with_nodes(loaded, volume, facts, verdict.notices)
+    return _adjusted(loaded, volume, on_demand_only=verdict.on_demand_only, notices=notices, facts=facts)
+
+
+def node_facts(instance_type: str, nodes: int, root_gb: int, *, spot: bool, fallback: bool) -> list[dict[str, Any]]:
+    """Every node of a multi-node job as the plan lists it, rank order (rank 0's address is MASTER_ADDR)."""
+    market = "on-demand"
+    if spot:
+        market = "spot (the whole group falls back to on-demand)" if fallback else "spot (all nodes or none)"
+    network = "EFA" if efa.supports_efa(instance_type) else "ENA (no EFA on this type)"
+    return [
+        {
+            "rank": rank,
+            "instance_type": instance_type,
+            "market": market,
+            "root_volume_gb": root_gb,
+            "network_interface": network,
+            "placement_group": "cluster",
+            "security_group": "shared; admits only the job's own nodes",
+            "role": "rendezvous (MASTER_ADDR)" if rank == 0 else "worker",
+        }
+        for rank in range(nodes)
+    ]
+
+
+def _with_nodes(
+    loaded: LoadedSpec, volume: images.RootVolume, facts: dict[str, Any], notices: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The facts and notices of a multi-node job: every node, and what EFA its type gets (one node: unchanged)."""
+    resources = loaded.spec.resources
+    if resources.nodes == 1 or resources.instance_type is None:
+        return facts, notices
+    rows = node_facts(
+        resources.instance_type,
+        resources.nodes,
+        volume.effective_gb,
+        spot=resources.spot,
+        fallback=resources.on_demand_fallback,
+    )
+    extra = efa.efa_notice(resources.instance_type)
+    return {**facts, "nodes": rows}, [*notices, *([extra] if extra else [])]
 
 
 def _adjusted(

@@ -6,6 +6,12 @@ the instance, its volume and its network interface. Storage (bucket, its setting
 the log group are retained on teardown (``down --purge`` deletes them); when they survive from an
 earlier allocation of the same job they are adopted with ``import_`` instead of created again.
 
+A multi-node job (``resources.nodes: N``) adds a cluster placement group (the nodes sit close, on a
+low-latency network) and lets its security group admit all traffic from its own members (a
+self-referencing rule; still nothing from anywhere else); on an instance type with EFA (``efa.py``) the
+launch template's interface is an EFA one. Its N instances are one resource, launched all at once from
+the one template (``instance.py``).
+
 Read by the engine at `up`/`preview`, and by ``offline_plan`` under Pulumi's mock runtime: then the
 config ``trainctl:offline`` is set and the program asks AWS nothing and writes no archives.
 """
@@ -16,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.compile import CompiledJob
-from orchestrator.targets.aws import bootstrap, iam, images, names
+from orchestrator.targets.aws import bootstrap, efa, iam, images, names
 from orchestrator.targets.aws.compute import SPOT_OPTIONS
 from orchestrator.vocabulary import CONFIG_NAMESPACE, StackConfig
 
@@ -74,6 +80,15 @@ class _Storage:
     agent_key: str
 
 
+@dataclass(frozen=True)
+class _Group:
+    """What a multi-node job's launch needs besides the template: where the nodes go, and where they learn their ranks."""
+
+    placement: Any
+    security_group: Any
+    bucket: Any
+
+
 def declare(job: CompiledJob) -> None:
     """Declare the job's resources (call inside a Pulumi program): the manifest first, then storage,
     secrets, identity, network and the instance, and the stack outputs trainctl records."""
@@ -94,9 +109,14 @@ def declare(job: CompiledJob) -> None:
     storage = _declare_storage(ctx)
     parameters = _declare_secrets(ctx, config.require_secret_object(StackConfig.SECRETS) if job.spec.secrets else None)
     policy, profile = _declare_identity(ctx, storage, parameters)
-    template = _declare_launch_template(ctx, storage, profile, _declare_security_group(ctx))
+    group = _declare_security_group(ctx)
+    template = _declare_launch_template(ctx, storage, profile, group)
+    placement = _declare_placement_group(ctx) if _nodes(ctx) > 1 else None
     instance = _declare_instance(
-        ctx, template, [policy, profile, storage.log_group, *storage.objects, *parameters, *storage.settings]
+        ctx,
+        template,
+        [policy, profile, storage.log_group, *storage.objects, *parameters, *storage.settings],
+        _Group(placement, group, storage.bucket) if placement is not None else None,
     )
     pulumi.export("bucket", storage.bucket.bucket)
     pulumi.export("artifacts", storage.bucket.bucket.apply(lambda b: f"s3://{b}"))
@@ -105,6 +125,11 @@ def declare(job: CompiledJob) -> None:
     pulumi.export("launch_template_id", template.id)
     pulumi.export("instance_id", instance.instance_id)
     pulumi.export("purchased", instance.purchased)
+    if placement is not None:
+        pulumi.export("nodes", _nodes(ctx))
+        pulumi.export("instance_ids", instance.instance_ids)
+        pulumi.export("node_addrs", instance.private_ips)
+        pulumi.export("placement_group", placement.name)
 
 
 def _declare_storage(ctx: _Declaring) -> _Storage:
@@ -246,27 +271,43 @@ def _declare_identity(ctx: _Declaring, storage: _Storage, parameters: list[Any])
 
 
 def _declare_security_group(ctx: _Declaring) -> Any:
-    """No inbound rule at all (SSM instead of SSH); all outbound traffic."""
+    """No inbound rule from anywhere (SSM instead of SSH); all outbound traffic. A multi-node job's group
+    also admits all traffic from its own members, and sends to them explicitly (EFA needs both rules)."""
     import pulumi_aws as aws
 
     job_id = ctx.job.job_id
+    every: dict[str, Any] = {"protocol": "-1", "from_port": 0, "to_port": 0}
+    egress = [
+        aws.ec2.SecurityGroupEgressArgs(
+            description="all outbound traffic (S3, SSM, CloudWatch, package mirrors, what the job calls)",
+            cidr_blocks=["0.0.0.0/0"],
+            ipv6_cidr_blocks=["::/0"],
+            **every,
+        )
+    ]
+    ingress: list[aws.ec2.SecurityGroupIngressArgs] = []
+    description = f"trainctl job {job_id}: no inbound (SSM instead of SSH); all outbound traffic"
+    if _nodes(ctx) > 1:  # self-referencing: the group's own members, nobody else
+        ingress.append(aws.ec2.SecurityGroupIngressArgs(description="all traffic from the job's other nodes", self=True, **every))
+        egress.append(aws.ec2.SecurityGroupEgressArgs(description="all traffic to the job's other nodes", self=True, **every))
+        description = f"trainctl job {job_id}: inbound only from its own nodes (SSM instead of SSH); all outbound traffic"
     return aws.ec2.SecurityGroup(
         "security-group",
         name=names.resource_name(job_id),
-        description=f"trainctl job {job_id}: no inbound (SSM instead of SSH); all outbound traffic",
-        ingress=[],
-        egress=[
-            {
-                "description": "all outbound traffic (S3, SSM, CloudWatch, package mirrors, what the job calls)",
-                "protocol": "-1",
-                "from_port": 0,
-                "to_port": 0,
-                "cidr_blocks": ["0.0.0.0/0"],
-                "ipv6_cidr_blocks": ["::/0"],
-            }
-        ],
+        description=description,
+        ingress=ingress,
+        egress=egress,
         revoke_rules_on_delete=True,
         opts=ctx.replace_first,
+    )
+
+
+def _declare_placement_group(ctx: _Declaring) -> Any:
+    """A cluster placement group: the nodes of a multi-node job on one low-latency network segment."""
+    import pulumi_aws as aws
+
+    return aws.ec2.PlacementGroup(
+        "placement-group", name=names.resource_name(ctx.job.job_id), strategy="cluster", opts=ctx.replace_first
     )
 
 
@@ -278,6 +319,9 @@ def _declare_launch_template(ctx: _Declaring, storage: _Storage, profile: Any, g
     job = ctx.job
     resources = job.spec.resources
     assert resources.instance_type is not None
+    network: dict[str, Any] = {"vpc_security_group_ids": [group.id]}
+    if _efa(ctx):  # the security group rides on the EFA interface (EC2 refuses both)
+        network = {"network_interfaces": [{**_EFA_INTERFACE, "security_groups": [group.id]}]}
     return aws.ec2.LaunchTemplate(
         "launch-template",
         name=names.resource_name(job.job_id),
@@ -285,7 +329,7 @@ def _declare_launch_template(ctx: _Declaring, storage: _Storage, profile: Any, g
         image_id=_image(ctx),
         instance_type=resources.instance_type,
         iam_instance_profile={"arn": profile.arn},
-        vpc_security_group_ids=[group.id],
+        **network,
         metadata_options={
             "http_endpoint": "enabled",
             "http_tokens": "required",
@@ -311,9 +355,10 @@ def _declare_launch_template(ctx: _Declaring, storage: _Storage, profile: Any, g
     )
 
 
-def _declare_instance(ctx: _Declaring, template: Any, after: list[Any]) -> Any:
-    """The training instance, launched from the template once everything it needs (``after``) exists:
-    spot (with on-demand fallback if the spec allows it) or on-demand."""
+def _declare_instance(ctx: _Declaring, template: Any, after: list[Any], group: _Group | None) -> Any:
+    """The training instance (a multi-node job: its N instances, one resource), launched from the template
+    once everything it needs (``after``) exists: spot (with on-demand fallback if the spec allows it) or
+    on-demand, the whole group in one market."""
     import pulumi
 
     from orchestrator.targets.aws.instance import TrainingInstance
@@ -322,10 +367,21 @@ def _declare_instance(ctx: _Declaring, template: Any, after: list[Any]) -> Any:
     market: dict[str, Any] = {"market": "on-demand"}
     if resources.spot:
         market = {"market": "spot", "spot_options": dict(SPOT_OPTIONS), "on_demand_fallback": resources.on_demand_fallback}
+    nodes: dict[str, Any] = {}
+    if group is not None:
+        nodes = {
+            "count": resources.nodes,
+            "placement_group": group.placement.name,
+            "bucket": group.bucket.bucket,
+            "master_port": names.MASTER_PORT,
+        }
+        if _efa(ctx):
+            nodes["efa_security_group"] = group.security_group.id
     return TrainingInstance(
         "instance",
         {
             **market,
+            **nodes,
             "launch_template_id": template.id,
             "launch_template_version": template.latest_version.apply(str),
             "disk_gb": _root_gb(ctx),
@@ -369,6 +425,19 @@ def existing_storage(job: CompiledJob, endpoint: str | None) -> Existing:
         groups = logs.describe_log_groups(logGroupNamePrefix=group_name).get("logGroups", [])
     adopt_group = any(g.get("logGroupName") == group_name for g in groups)
     return Existing(bucket=bucket, log_group=adopt_group, account_id=account_id)
+
+
+_EFA_INTERFACE = {"device_index": 0, "network_card_index": 0, "interface_type": "efa", "delete_on_termination": "true"}
+
+
+def _nodes(ctx: _Declaring) -> int:
+    return ctx.job.spec.resources.nodes
+
+
+def _efa(ctx: _Declaring) -> bool:
+    """A multi-node job on an instance type with EFA gets an EFA interface (one node has no peer to talk to)."""
+    instance_type = ctx.job.spec.resources.instance_type
+    return _nodes(ctx) > 1 and instance_type is not None and efa.supports_efa(instance_type)
 
 
 def _image(ctx: _Declaring) -> str:
