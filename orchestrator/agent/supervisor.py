@@ -379,6 +379,8 @@ class Supervisor:
             journal.record("trainctl_checkpoint_sync_duration_seconds", seconds, job_id=self.cfg.job_id, target=self.cfg.target)
             self.status.pop("sync_error", None)
             if newest:
+                if newest != self.status.get("newest_checkpoint"):
+                    self.status["newest_checkpoint_at"] = time.time()  # when a sync first saw it (`top` shows its age)
                 self.status["newest_checkpoint"] = newest
                 if span is not None:
                     span.set_attribute("trainctl.checkpoint", newest)

@@ -4,16 +4,17 @@ Counters and histograms are what the journal (``orchestrator.metrics.journal``) 
 computed when scraped: jobs by state, cost accumulated and the burn rate by team and target, each
 running job's cost so far, and, for running jobs whose observation is a local file read, the
 heartbeat age and the newest metrics the training script reported. Per-job labels appear only on
-gauges of running jobs, so label sets stay bounded. No engine process starts, and no cloud call.
+gauges of running jobs, so label sets stay bounded. No engine process starts; the job index is
+listed once per scrape (one request on an S3 backend) and only records that changed are read again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import time
 from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -41,8 +42,7 @@ class TrainctlCollector:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
-        self._index_key: tuple[int, int] | None = None
-        self._records: list[JobRecord] = []
+        self._parsed: dict[str, tuple[str, JobRecord]] = {}  # index key -> (version, record) of the last scrape
 
     def collect(self) -> Iterator[Metric]:
         yield from journal_families(journal.read(self.rt.settings.home))
@@ -87,18 +87,24 @@ class TrainctlCollector:
             script.add_metric([record.job_id, name], value)
 
     def _job_records(self) -> list[JobRecord]:
-        """The job index, read again only when it changed (records are replaced by rename, which touches the directory)."""
+        """The job index: one listing per scrape; only records whose version changed are fetched and parsed again."""
         ledger = self.rt.ledger
-        directory: Path | None = getattr(ledger, "dir", None)
-        try:
-            stat = directory.stat() if directory is not None else None
-        except FileNotFoundError:
-            return []
-        key = (stat.st_mtime_ns, stat.st_ino) if stat is not None else None
-        if key is None or key != self._index_key:
-            self._records = ledger.all()
-            self._index_key = key
-        return self._records
+        listing = ledger.listing()
+        changed = [info for info in listing if self._parsed.get(info.key, ("", None))[0] != info.version]
+        if not self._parsed:  # the first scrape reads everything through the index's own cache
+            fetched = ledger.fetch(listing)
+        else:
+            fetched = {info.key: data for info in changed if (data := ledger.store.read(info.key)) is not None}
+        parsed: dict[str, tuple[str, JobRecord]] = {}
+        for info in listing:
+            known = self._parsed.get(info.key)
+            if known is not None and known[0] == info.version:
+                parsed[info.key] = known
+            elif info.key in fetched:
+                with contextlib.suppress(ValueError):
+                    parsed[info.key] = (info.version, JobRecord.model_validate_json(fetched[info.key]))
+        self._parsed = parsed
+        return [record for _, record in parsed.values()]
 
 
 def journal_families(folded: journal.Folded) -> Iterator[Metric]:

@@ -22,6 +22,7 @@ class Observation:
     started_at: float | None = None
     ended_at: float | None = None
     newest_checkpoint: str | None = None
+    newest_checkpoint_at: float | None = None  # when the agent first synced it
     updated_at: float | None = None
     # The newest values the training script reported (TRAINCTL_METRICS_FILE), name -> number.
     metrics: dict[str, float] | None = None
@@ -66,7 +67,7 @@ def no_status(record: JobRecord, timeout_s: float, now: float | None = None) -> 
 def status_fields(status: dict[str, Any] | None) -> dict[str, Any]:
     """The Observation fields an agent's ``status.json`` carries (every target reads the same file)."""
     status = status or {}
-    keys = ("reason", "exit_code", "started_at", "ended_at", "newest_checkpoint", "updated_at")
+    keys = ("reason", "exit_code", "started_at", "ended_at", "newest_checkpoint", "newest_checkpoint_at", "updated_at")
     fields = {key: status.get(key) for key in keys}
     fields["metrics"] = script_metrics_of(status)
     return fields

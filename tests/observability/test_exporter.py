@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestrator.agent import procs
-from orchestrator.jobs.index import Ledger
-from orchestrator.jobs.records import JobRecord
 from orchestrator.metrics import journal
 from orchestrator.testing.harness import trainctl_cmd
+from tests.observability.conftest import write_fleet
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,35 +30,9 @@ def _get(url: str) -> Any:
     return urllib.request.urlopen(url, timeout=10)  # noqa: S310 - an http URL on 127.0.0.1 the test built
 
 
-def _save(home: Path, job_id: str, team: str, state: str, **fields: Any) -> None:
-    now = time.time()
-    record = JobRecord(
-        job_id=job_id, name=job_id[:-7], team=team, owner="o@x.org", target="local", created=now - 200, state=state, **fields
-    )
-    Ledger.for_home(home).save(record)
-
-
-def _index(home: Path) -> None:
-    """Three jobs: one running (a live agent with script metrics), one succeeded, one failed."""
-    now = time.time()
-    _save(home, "train-aaaaaa", "vision", "running", started_at=now - 100, hourly_usd=3.6)
-    artifacts = home / "artifacts" / "train-aaaaaa"
-    artifacts.mkdir(parents=True)
-    status = {
-        "state": "running",
-        "pid": os.getpid(),
-        "start_ticks": procs.start_ticks(os.getpid()),
-        "updated_at": now - 5,
-        "metrics": {"loss": 0.25, "step": 40},
-    }
-    (artifacts / "status.json").write_text(json.dumps(status))
-    _save(home, "done-bbbbbb", "vision", "succeeded", started_at=now - 150, ended_at=now - 50, cost_usd=2.0)
-    _save(home, "oops-cccccc", "nlp", "failed", started_at=now - 150, ended_at=now - 140, cost_usd=0.5, reason="exit 3")
-
-
 def test_metrics_show_exposes_counters_and_gauges_from_the_index(cli: Any, trainctl_home: Path) -> None:
     """Journal counters and gauges of the job index: states, cost, burn rate, running job's cost, heartbeat, script metrics."""
-    _index(trainctl_home)
+    write_fleet(trainctl_home)
     journal.activate(trainctl_home)
     journal.record("trainctl_training_jobs_failed_total", target="local", team="nlp", reason="exit_code")
     journal.deactivate()
@@ -106,7 +77,7 @@ def test_metrics_serve_refuses_a_port_in_use_with_exit_2(cli: Any) -> None:
 
 def test_metrics_serve_answers_metrics_and_healthz(trainctl_home: Path) -> None:
     """The exporter serves /metrics in the Prometheus format and /healthz; unknown paths are 404."""
-    _index(trainctl_home)
+    write_fleet(trainctl_home)
     env = {**os.environ, "TRAINCTL_HOME": str(trainctl_home)}
     server = subprocess.Popen([*trainctl_cmd(), "metrics", "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True)
     try:
