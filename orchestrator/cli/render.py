@@ -42,9 +42,17 @@ def table(rows: list[dict[str, Any]], columns: tuple[tuple[str, str], ...] = JOB
         say("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
 
 
+NODE_COLUMNS = (("NODE", "rank"), ("STATE", "state"), ("HEARTBEAT AGE S", "heartbeat_age_s"), ("REASON", "reason"))
+
+
 def job_view(job: dict[str, Any]) -> None:
-    """Print one job as ``key: value`` lines."""
+    """Print one job as ``key: value`` lines (a multi-node job's nodes as a table at the end)."""
     for key, value in job.items():
+        if key == "nodes":
+            continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "-"
         say(f"{key:18} {_cell(key, value)}")
+    if job.get("nodes"):
+        say("")
+        table(job["nodes"], NODE_COLUMNS)

@@ -19,7 +19,7 @@ from orchestrator.errors import ConflictError, PolicyViolationError, TrainctlErr
 from orchestrator.jobs.records import JobRecord, who_starts
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.progress import EngineProgress
-from orchestrator.lifecycle.recover import live_agent, stop_strays
+from orchestrator.lifecycle.recover import live_agents, stop_strays
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.stopping import Say, stopped, teardown_after_stop
 from orchestrator.lifecycle.teardown import teardown_job
@@ -146,7 +146,7 @@ def _stack_up(
         stack.configure(job.stack_config(), job.secret_config(), tags=job.tags)
         if resumed:  # drop a dead agent (and any pending operation of a crash) from state, so `up` starts a new one
             stack.refresh(clear_pending_creates=True)
-            for line in stop_strays(job.job_id, live_agent(stack.resources())):
+            for line in stop_strays(job.job_id, live_agents(stack.resources())):
                 log.info("job.stray_stopped", detail=line)
         if stop.stop_requested:
             raise stopped(stop)

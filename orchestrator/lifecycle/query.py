@@ -15,7 +15,7 @@ from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.targets import get_target
-from orchestrator.targets.base import follow
+from orchestrator.targets.base import LogFollower, Target
 from orchestrator.vocabulary import ACTIVE_STATES, RUN_ALIVE, RUN_OUTCOMES, JobState, RunState, job_lock_key, name_lock_key
 
 if TYPE_CHECKING:
@@ -73,6 +73,9 @@ def job_status(rt: Runtime, ref: str) -> dict[str, Any]:
         summary["newest_checkpoint"] = seen.newest_checkpoint
         summary["heartbeat_age_s"] = round(time.time() - seen.updated_at, 1) if seen.updated_at else None
         summary["metrics"] = seen.metrics or record.metrics
+        if seen.nodes:
+            now = time.time()
+            summary["nodes"] = [view.summary(now) for view in seen.nodes]
     return summary
 
 
@@ -134,16 +137,47 @@ def me(settings: Settings, owner: str | None = None) -> str:
     return settings.owner
 
 
-def job_output(rt: Runtime, ref: str, *, follow_output: bool) -> Iterator[bytes]:
-    """The job's output; with ``follow_output`` keep yielding until the run ends."""
+def job_output(rt: Runtime, ref: str, *, follow_output: bool, node: int | None = 0) -> Iterator[bytes]:
+    """The job's output (``node``: that node's, rank 0 by default; None: every node's, each line
+    prefixed ``[node K]``); with ``follow_output`` keep yielding until the run ends."""
     record = rt.ledger.resolve(ref)
     target = get_target(record.target)
+    nodes = record.job_spec().resources.nodes if record.spec else 1
+    if node is not None and not 0 <= node < nodes:
+        raise InvalidInputError(
+            f"job {record.job_id} has no node {node}: its nodes are 0..{nodes - 1}", hint="`--node all` shows every node"
+        )
+    ranks = range(nodes) if node is None else [node]
+    readers = [_NodeReader(target, record, rank, prefixed=node is None) for rank in ranks]
+
+    def read_all() -> bytes:
+        return b"".join(reader.read() for reader in readers)
+
     if not follow_output:
-        data, _ = target.read_log(record, 0)
-        yield data
+        yield read_all()
         return
 
     def done() -> bool:
         return current(rt, rt.ledger.load(record.job_id) or record).state != JobState.RUNNING
 
-    yield from follow(lambda offset: target.read_log(record, offset), done, rt.settings.poll_interval_s)
+    # The readers keep their own offsets: the follower's is not needed.
+    yield from LogFollower(lambda offset: (read_all(), offset), rt.settings.poll_interval_s).follow(done)
+
+
+class _NodeReader:
+    """Reads one node's output from where it left off; prefixed, it yields whole lines only, each
+    starting ``[node K] `` (so that nodes' lines interleave, never mix)."""
+
+    def __init__(self, target: Target, record: JobRecord, rank: int, *, prefixed: bool) -> None:
+        self.target, self.record, self.rank, self.prefixed = target, record, rank, prefixed
+        self.offset = 0
+        self.partial = b""
+
+    def read(self) -> bytes:
+        data, self.offset = self.target.read_log(self.record, self.offset, node=self.rank)
+        if not self.prefixed:
+            return data
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        prefix = f"[node {self.rank}] ".encode()
+        return b"".join(prefix + line + b"\n" for line in lines)

@@ -57,16 +57,16 @@ def recover_job(
         lock_wait = TEARDOWN_LOCK_WAIT_S if tearing_down else 0.0
         with job_lock(rt.settings.home, job_lock_key(job_id), LockOp.RECOVER, wait_s=lock_wait):
             resources, teardown_begun = _repair_state(stack, actions, confirm_lock)
-            agent = live_agent(resources)
-            if agent is not None and (teardown_begun or record.stop_requested):
+            agents = live_agents(resources)
+            if agents and (teardown_begun or record.stop_requested):
                 # a stop was asked for (a signal to `up`, cut short by a second one) or the engine died
                 # deleting the job: finish that stop rather than take the agent for a job that keeps running
                 stop_agent(resources)
-                actions.append(f"stopped agent {agent}: {record.stop_requested or 'its teardown had begun'}")
-                agent = None
-            actions.extend(stop_strays(job_id, agent))
-            if agent is not None:
-                actions.append(f"agent {agent} is alive: the job keeps running")
+                actions.append(f"stopped agent {_pids(agents)}: {record.stop_requested or 'its teardown had begun'}")
+                agents = []
+            actions.extend(stop_strays(job_id, agents))
+            if agents:
+                actions.append(f"agent {_pids(agents)} is alive: the job keeps running")
                 fixed = record.model_copy(update={"state": JobState.RUNNING, "torn_down": False})
                 rt.ledger.save(fixed)
                 return fixed, actions or ["nothing to repair"]
@@ -117,15 +117,20 @@ def _locks_to_clear(stack: JobStack, confirm_lock: Callable[[EngineLock], None] 
     return elsewhere
 
 
-def live_agent(resources: list[dict[str, Any]]) -> int | None:
-    """The pid of the job's agent if state holds one that is alive (same pid AND start time)."""
+def live_agents(resources: list[dict[str, Any]]) -> list[int]:
+    """The pids of the job's agents (one per node) that state holds and that are alive (same pid AND start time)."""
     from orchestrator.agent.procs import is_alive
 
+    alive = []
     for resource in resources:
         outputs = resource.get("outputs") or {}
         if "start_ticks" in outputs and "pid" in outputs and is_alive(int(outputs["pid"]), outputs["start_ticks"]):
-            return int(outputs["pid"])
-    return None
+            alive.append(int(outputs["pid"]))
+    return alive
+
+
+def _pids(pids: list[int]) -> str:
+    return ", ".join(map(str, pids))
 
 
 def stop_agent(resources: list[dict[str, Any]]) -> None:
@@ -140,13 +145,13 @@ def stop_agent(resources: list[dict[str, Any]]) -> None:
             terminate_session(int(outputs["pid"]), grace, leader_ticks=outputs["start_ticks"])
 
 
-def stop_strays(job_id: str, agent: int | None) -> list[str]:
-    """Stop every process of the job that is not part of ``agent``'s session; one line per process."""
+def stop_strays(job_id: str, agents: list[int]) -> list[str]:
+    """Stop every process of the job that is not part of one of ``agents``' sessions; one line per process."""
     from orchestrator.agent.procs import processes_with_env, terminate_session
 
     actions = []
     for pid in processes_with_env("TRAINCTL_JOB_ID", job_id):
-        if agent is not None and _in_session(pid, agent):
+        if any(_in_session(pid, agent) for agent in agents):
             continue
         terminate_session(pid, 3.0) if _is_leader(pid) else _kill(pid)
         actions.append(f"stopped orphan process {pid}")

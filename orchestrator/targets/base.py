@@ -26,6 +26,43 @@ class Observation:
     updated_at: float | None = None
     # The newest values the training script reported (TRAINCTL_METRICS_FILE), name -> number.
     metrics: dict[str, float] | None = None
+    # A multi-node job: each node's own view, in rank order (empty for one node).
+    nodes: tuple[NodeView, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One node of a multi-node job as its target sees it."""
+
+    rank: int
+    seen: Observation
+
+    def summary(self, now: float) -> dict[str, Any]:
+        """The node as `status` shows it: rank, state, reason, heartbeat age."""
+        age = round(now - self.seen.updated_at, 1) if self.seen.updated_at else None
+        return {"rank": self.rank, "state": self.seen.state.value, "reason": self.seen.reason, "heartbeat_age_s": age}
+
+
+def group_observation(views: list[NodeView]) -> Observation:
+    """A multi-node job's state from its nodes' (rank order): rank 0's agent speaks for the group.
+
+    When rank 0's agent is gone, the others stop on their own once its heartbeat has stopped: until
+    then the job still runs; then it stopped as they say (``node-lost``: relaunched as a whole).
+    """
+    from dataclasses import replace
+
+    lead = views[0].seen
+    nodes = tuple(views)
+    if lead.state != RunState.GONE:
+        return replace(lead, nodes=nodes)
+    others = [view.seen for view in views[1:]]
+    if any(seen.state in (RunState.STARTING, RunState.RUNNING) for seen in others):
+        why = f"node 0 lost ({lead.reason}); the other nodes are stopping"
+        return replace(lead, state=RunState.RUNNING, reason=why, nodes=nodes)
+    stopped = [seen for seen in others if seen.state == RunState.STOPPED]
+    if stopped:
+        return replace(stopped[0], nodes=nodes)
+    return replace(lead, nodes=nodes)
 
 
 @dataclass(frozen=True)
@@ -102,8 +139,8 @@ class Target(Protocol):
         """The run's state from its status and heartbeat."""
         ...
 
-    def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
-        """Output bytes from ``offset`` on, and the new offset."""
+    def read_log(self, record: JobRecord, offset: int, *, node: int = 0) -> tuple[bytes, int]:
+        """Output bytes of node ``node`` (rank 0: the job's) from ``offset`` on, and the new offset."""
         ...
 
     def purge(self, record: JobRecord) -> list[str]:
@@ -140,8 +177,3 @@ class LogFollower:
                 return
             else:
                 time.sleep(self.interval)
-
-
-def follow(read: Callable[[int], tuple[bytes, int]], done: Callable[[], bool], interval: float) -> Iterator[bytes]:
-    """Yield new output as it appears until ``done()`` and nothing more is left."""
-    return LogFollower(read, interval).follow(done)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.compile import CompiledJob
-from orchestrator.errors import InternalError, TransientCloudError
+from orchestrator.errors import InternalError, InvalidInputError, TransientCloudError
 from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets.aws import names
@@ -77,9 +77,14 @@ class AwsTarget:
             newest = monitor.newest_checkpoint(S3Store(f"s3://{_bucket(record)}", client=self._client("s3", record)))
         return decide(seen, preemptions=record.preemptions, max_preemptions=max_preemptions, newest_checkpoint=newest)
 
-    def read_log(self, record: JobRecord, offset: int) -> tuple[bytes, int]:
+    def read_log(self, record: JobRecord, offset: int, *, node: int = 0) -> tuple[bytes, int]:
         """Output from CloudWatch Logs (or the S3 copy); a transient failure returns nothing new."""
         from orchestrator.targets.aws.monitor import LogReader
+
+        if node:
+            raise InvalidInputError(
+                f"the output of node {node} is not kept apart on target aws yet", hint="`trainctl logs JOB` shows rank 0's"
+            )
 
         reader = self._readers.get(record.job_id)
         if reader is None:  # polled: no retry in place, botocore's own small budget (the next poll is the retry)
