@@ -60,7 +60,7 @@ def save_checkpoint(directory: Path, epoch: int, model: nn.Module, optimizer: to
     path = directory / f"epoch-{epoch:04d}.pt"
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict()}, tmp)
-    os.replace(tmp, path)
+    tmp.replace(path)
     return path
 
 
