@@ -39,6 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cost": ("cost", "Cost reports by job, team, owner, target, resource type or sweep."),
     "gc": ("gc", "Find and remove leaked resources, expired jobs and stale locks."),
     "recover": ("recover", "Make a job's state true again after a crash."),
+    "policy": ("policy", "Publish and show the team policy kept in the backend."),
     "index": ("index", "Rebuild the job index from the backend's stacks."),
     "doctor": ("doctor", "Check the engine, backend, credentials and policy pack."),
     "engine": ("engine", "Install and inspect the Pulumi engine."),

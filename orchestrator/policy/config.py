@@ -25,13 +25,16 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import InvalidInputError
 from orchestrator.policy.membership import MEMBERS, TeamRules, members_problems, team_rules, without_members
 from orchestrator.policy.model import LEVELS, PolicyDef, resolve_entry
 from orchestrator.policy.pack import defaults_path, load_policies, pack_path
 from orchestrator.policy.schema import problems
+
+if TYPE_CHECKING:
+    from orchestrator.policy.team import Published
 
 ALL, TEAMS, LEVEL = "all", "teams", "enforcementLevel"
 LEVEL_SCHEMA: dict[str, Any] = {"type": "string", "enum": list(LEVELS)}
@@ -41,15 +44,44 @@ Config = dict[str, Any]
 
 
 def load_config(file: Path | None = None, *, policies: Sequence[PolicyDef] | None = None) -> Config:
-    """The pack's defaults with ``file`` (a team's config) over them; InvalidInputError naming any bad key."""
+    """The pack's defaults, the team policy published in the backend over them, and ``file`` (a local
+    config) last; InvalidInputError (exit 2) naming any bad key, or any rule ``file`` would loosen."""
     policies = load_policies() if policies is None else policies
+    config = load_defaults(policies)
+    published = _published()
+    if published is not None:
+        config = merge(config, published.config, policies, origin=published.origin())
+    if file is None:
+        return config
+    local = merge(config, read_config_file(file), policies, origin=str(file))
+    if published is not None:
+        from orchestrator.policy.tighten import loosenings
+
+        loosened = loosenings(config, local, policies, resolve)
+        if loosened:
+            raise InvalidInputError(
+                f"policy config {file} loosens {published.origin()}: {loosened[0]}",
+                details=loosened,
+                hint="a local --policy-config may only tighten the team policy (`trainctl policy show` prints it)",
+            )
+    return local
+
+
+def load_defaults(policies: Sequence[PolicyDef]) -> Config:
+    """The pack's own config: every policy at its level, with the settings of defaults.json."""
     config: Config = {p.name: {LEVEL: p.enforcement} for p in policies}
     defaults = defaults_path()
     if defaults.is_file():
         config = merge(config, read_config_file(defaults), policies, origin=str(defaults))
-    if file is not None:
-        config = merge(config, read_config_file(file), policies, origin=str(file))
     return config
+
+
+def _published() -> Published | None:
+    """The team policy of the backend in force, if one was published."""
+    from orchestrator.policy.team import published_policy
+    from orchestrator.settings import get_settings
+
+    return published_policy(get_settings())
 
 
 def read_config_file(file: Path) -> Any:
