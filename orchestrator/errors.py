@@ -22,6 +22,7 @@ class ExitCode:
     CONFLICT = 4
     CLOUD = 5
     RUN_FAILED = 6
+    WAIT_TIMEOUT = 7
     SIGINT = 130
     SIGTERM = 143
 
@@ -146,6 +147,13 @@ class RunFailedError(TrainctlError):
     """The training command exited non-zero (after any allowed retries)."""
 
     exit_code = ExitCode.RUN_FAILED
+
+
+class WaitTimeoutError(TrainctlError):
+    """`trainctl wait` gave up after its --timeout; the job keeps running, so waiting again may see it end."""
+
+    exit_code = ExitCode.WAIT_TIMEOUT
+    retryable = True
 
 
 class InterruptedBySignal(TrainctlError):

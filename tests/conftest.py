@@ -13,6 +13,7 @@ import pytest
 from orchestrator import home as homes
 from orchestrator.engine.locate import installed_engine
 from orchestrator.settings import Settings, get_settings
+from orchestrator.testing import json_contract
 from orchestrator.testing.faults import FaultProxy
 from orchestrator.testing.harness import Trainctl, trainctl_cmd, write_job
 from orchestrator.testing.moto_server import MotoServer
@@ -84,13 +85,16 @@ class CliResult:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run trainctl in-process: ``cli("validate", path)`` -> CliResult."""
+    """Run trainctl in-process: ``cli("validate", path)`` -> CliResult. A JSON document it prints is checked
+    against its schema in docs/json/ (orchestrator/testing/json_contract.py)."""
     from orchestrator.cli.main import run
 
     def invoke(*args: str) -> CliResult:
         capsys.readouterr()
         code = run(list(args))
         out, err = capsys.readouterr()
+        if json_contract.asks_for_json(args) and out.strip():
+            json_contract.check_document(args, out, code)
         return CliResult(code, out, err)
 
     return invoke

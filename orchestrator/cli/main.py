@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ls": ("ls", "List jobs."),
     "logs": ("logs", "Print a job's output; -f follows it."),
     "top": ("top", "A live view of running and recent jobs (q quits)."),
+    "wait": ("wait", "Block until a job ends; the exit code says how it ended."),
     "cancel": ("cancel", "Stop a job gracefully (final checkpoint), then tear it down."),
     "down": ("down", "Tear a job down; --purge also deletes its artifacts."),
     "cost": ("cost", "Cost reports by job, team, owner, target, resource type or sweep."),

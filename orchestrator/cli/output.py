@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import click
 
-from orchestrator.errors import TrainctlError
+from orchestrator.errors import InternalError, TrainctlError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The version of every JSON document trainctl prints (the top-level ``version`` key). Their shapes are
+# documented by the JSON Schemas in docs/json/; a change that could break a reader (a field removed,
+# renamed or retyped) is a deliberate bump of this number, with the schemas changed to match.
+JSON_VERSION = 1
 
 
 class _State:
@@ -62,19 +67,22 @@ def is_json() -> bool:
     return STATE.mode == "json"
 
 
-def emit(payload: Any, text: Callable[[], None], **formats: Callable[[], None]) -> None:
-    """Print the command's result as ``--output`` asks: ``payload`` as JSON, the renderer of that name in
-    ``formats`` (``csv=...``), else ``text()`` for people."""
+def emit(payload: Mapping[str, Any], text: Callable[[], None], **formats: Callable[[], None]) -> None:
+    """Print the command's result as ``--output`` asks: ``payload`` as JSON (an object: see ``emit_json``), the
+    renderer of that name in ``formats`` (``csv=...``), else ``text()`` for people."""
     if STATE.mode == "json":
         emit_json(payload)
     else:
         formats.get(STATE.mode, text)()
 
 
-def emit_json(payload: Any) -> None:
-    """Write ``payload`` as JSON on stdout."""
+def emit_json(payload: Mapping[str, Any]) -> None:
+    """Write ``payload`` as one JSON object on stdout, with the top-level ``version`` of the JSON contract first."""
+    if "version" in payload:
+        raise InternalError("a JSON document of trainctl may not carry its own 'version' key", context={"keys": sorted(payload)})
     STATE.emitted = True
-    sys.stdout.write(json.dumps(payload, indent=2, sort_keys=False, default=str) + "\n")
+    document = {"version": JSON_VERSION, **payload}
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=str) + "\n")
     sys.stdout.flush()
 
 

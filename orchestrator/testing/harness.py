@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator.testing import trainer
+from orchestrator.testing import json_contract, trainer
 
 if TYPE_CHECKING:
     from orchestrator.jobs.index import Ledger
@@ -38,8 +38,12 @@ class Trainctl:
         }
 
     def run(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run trainctl to its end; a JSON document it prints is checked against its schema in docs/json/."""
         env = {**self.env, **(env or {})}
-        return subprocess.run([*trainctl_cmd(), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run([*trainctl_cmd(), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False)
+        if json_contract.asks_for_json(args) and done.stdout.strip():
+            json_contract.check_document(args, done.stdout, done.returncode)
+        return done
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(

@@ -208,7 +208,7 @@ def test_up_refuses_before_allocating_anything(faults: FaultProxy, dlami: str, s
     assert result.exit_code == ExitCode.CLOUD, result.stderr
     assert "Running On-Demand G and VT instances" in result.stderr and "request-service-quota-increase" in result.stderr
     listed = cli("ls", "--output", "json")
-    assert json.loads(listed.stdout) == []
+    assert json.loads(listed.stdout)["jobs"] == []
 
 
 def test_offline_preflight_asks_aws_nothing(faults: FaultProxy, spec_file: Callable[..., Path]) -> None:

@@ -181,7 +181,7 @@ def test_activate_tags_calls_the_api(cli, moto: MotoServer, proxy: FaultProxy) -
     seen = capture("UpdateCostAllocationTagsStatus")
     result = cli("cost", "activate-tags", "-o", "json")
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout) == {"activated": list(TAG_KEYS)}
+    assert json.loads(result.stdout) == {"version": 1, "activated": list(TAG_KEYS)}
     assert seen == [{"CostAllocationTagsStatus": [{"TagKey": key, "Status": "Active"} for key in TAG_KEYS]}]
     assert set(TAG_KEYS) == {"trainctl:job-id", "trainctl:job-name", "trainctl:team", "trainctl:owner", "trainctl:cost-center"}
     assert proxy.count("AWSInsightsIndexService.UpdateCostAllocationTagsStatus", "canned") == 1

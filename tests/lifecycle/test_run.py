@@ -36,7 +36,7 @@ def test_complete_run_succeeds_and_tears_down(tc: Trainctl, make_job) -> None:
         "trainctl:managed-by": "trainctl",
         "trainctl:backend": backend_id(f"file://{tc.home / 'state'}"),
     }
-    rows = tc.json("ls")
+    rows = tc.json("ls")["jobs"]
     assert [(r["job_id"], r["state"]) for r in rows] == [(job_id, "succeeded")]
     for key in ("job_id", "name", "state", "target", "team", "owner", "created", "runtime_s", "cost_usd"):
         assert key in rows[0], key
@@ -122,7 +122,7 @@ def test_running_job_shows_cost_so_far(tc: Trainctl, make_job, generous_caps: st
     assert status["state"] == "running"
     assert status["cost_usd"] == pytest.approx(status["runtime_s"] * 0.01, abs=0.002)  # $36/h is $0.01/s
     assert status["cost_usd"] >= 0.015
-    rows = tc.json("ls")
+    rows = tc.json("ls")["jobs"]
     assert rows[0]["cost_usd"] >= status["cost_usd"]
     assert tc.run("cancel", job_id).returncode == 0
     final = tc.record(job_id)
@@ -150,9 +150,9 @@ def test_policy_blocks_plan_and_up_with_exit_3_and_nothing_allocated(tc: Trainct
     assert "max-hourly-cost [mandatory] job-manifest" in up.stderr and "fix:" in up.stderr
     job = only_job(tc)
     assert job["state"] == "blocked" and "blocked by policy" in job["reason"]
-    [row] = tc.json("ls", "--state", "blocked")
+    [row] = tc.json("ls", "--state", "blocked")["jobs"]
     assert row["job_id"] == job["job_id"] and row["runtime_s"] == 0 and row["cost_usd"] == 0
-    assert tc.json("ls", "--state", "failed") == []
+    assert tc.json("ls", "--state", "failed")["jobs"] == []
     assert live_resources(tc.home, job["job_id"]) == []
     assert not (tc.home / "runs" / job["job_id"]).exists()
     assert not (tc.home / "artifacts" / job["job_id"]).exists()

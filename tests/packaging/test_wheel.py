@@ -57,7 +57,7 @@ def test_doctor_passes_with_the_installed_policy_pack(user: User, installed: Ins
     """`trainctl doctor` exits 0 and reports the policy pack launcher inside the venv."""
     result = user.run("doctor", "--output", "json")
     assert result.returncode == 0, result.stdout + result.stderr
-    checks = {check["name"]: check for check in json.loads(result.stdout)}
+    checks = {check["name"]: check for check in json.loads(result.stdout)["checks"]}
     assert checks["policy-pack"]["ok"] and checks["policy-pack"]["detail"].startswith(str(installed.venv))
 
 

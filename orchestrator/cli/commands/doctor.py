@@ -22,7 +22,7 @@ def command(output: str) -> None:
             line = f"{mark:8} {check.name:14} {check.detail}"
             say(line + (f"  -> {check.fix}" if check.fix and not check.ok else ""))
 
-    emit([check.__dict__ for check in checks], text)
+    emit({"checks": [check.__dict__ for check in checks]}, text)
     missing = [c.name for c in checks if c.required and not c.ok]
     if missing:
         raise PrerequisiteMissingError(f"doctor: required checks failed: {', '.join(missing)}", hint="follow the -> hints above")

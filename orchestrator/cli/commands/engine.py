@@ -48,4 +48,4 @@ def show(output: str) -> None:
 
 
 def _described(engine: Engine) -> dict[str, str]:
-    return {"path": str(engine.pulumi), "version": engine.version, "source": engine.source}
+    return {"path": str(engine.pulumi), "engine_version": engine.version, "source": engine.source}

@@ -7,12 +7,12 @@ import sys
 import click
 
 from orchestrator.cli.complete import complete_job_id
-from orchestrator.cli.output import output_option
+from orchestrator.cli.output import emit_json, is_json, output_option
 
 
 @click.command("logs")
 @click.argument("job", shell_complete=complete_job_id)
-@click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends.")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the run ends (JSON: one document once it ends).")
 @click.option(
     "--node",
     "node",
@@ -29,6 +29,13 @@ def command(job: str, follow: bool, node: str, output: str) -> None:
     if node != "all" and not node.isdigit():
         raise click.BadParameter(f"{node!r} is not a node rank (0, 1, ...) or 'all'", param_hint="--node")
     rank = None if node == "all" else int(node)
-    for chunk in job_output(Runtime(), job, follow_output=follow, node=rank):
+    rt = Runtime()
+    job_id = rt.ledger.resolve(job).job_id
+    chunks = job_output(rt, job_id, follow_output=follow, node=rank)
+    if is_json():
+        text = b"".join(chunks).decode("utf-8", errors="replace")
+        emit_json({"job_id": job_id, "output": text})
+        return
+    for chunk in chunks:
         sys.stdout.buffer.write(chunk)
         sys.stdout.buffer.flush()

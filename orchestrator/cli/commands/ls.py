@@ -25,4 +25,4 @@ def command(state: str | None, sweep_id: str | None, mine: bool, owner: str | No
     if mine:
         owner = me(rt.settings, owner)
     rows = list_jobs(rt, state=validate_state(state) if state else None, sweep=sweep_id, owner=owner, team=team)
-    emit(rows, lambda: table(rows))
+    emit({"jobs": rows}, lambda: table(rows))

@@ -20,7 +20,7 @@ def command(job: str | None, output: str) -> None:
     rt = Runtime()
     if job is None:
         rows = list_jobs(rt, limit=10)
-        emit(rows, lambda: table(rows))
+        emit({"jobs": rows}, lambda: table(rows))
         return
     detail = job_status(rt, job)
     emit(detail, lambda: job_view(detail))
