@@ -107,7 +107,7 @@ def test_ls_and_cost_by_sweep(cli, trainctl_home: Path) -> None:
     ledger.save(_record("sweep-cli-bbbbbb", "s-one", 2.0, 1_700_000_100))
     ledger.save(_record("sweep-cli-cccccc", "s-two", 0.25, 1_700_000_200))
     ledger.save(_record("sweep-cli-dddddd", None, 4.0, 1_700_000_300))
-    listed = json.loads(cli("ls", "--sweep", "s-one", "-o", "json").stdout)
+    listed = json.loads(cli("ls", "--sweep", "s-one", "-o", "json").stdout)["jobs"]
     assert [j["job_id"] for j in listed] == ["sweep-cli-bbbbbb", "sweep-cli-aaaaaa"]
     assert {j["sweep_id"] for j in listed} == {"s-one"}
     unknown = cli("ls", "--sweep", "s-nope")

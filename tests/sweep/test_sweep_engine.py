@@ -57,7 +57,7 @@ def test_six_point_sweep_three_at_once_ranked_by_objective(tc: Trainctl, make_jo
     assert all(r["sweep"]["sweep_id"] == sweep_id for r in records)
     assert all(stack_tags(tc.home, r["job_id"])["trainctl:sweep-id"] == sweep_id for r in rows)
     assert _nothing_left(tc, [r["job_id"] for r in rows]) == []
-    listed = tc.json("ls", "--sweep", sweep_id)
+    listed = tc.json("ls", "--sweep", sweep_id)["jobs"]
     assert sorted(j["job_id"] for j in listed) == sorted(r["job_id"] for r in rows)
     text = tc.run(*_sweep_args(spec, "--max-parallel", "3"))  # again: nothing to run, the summary once more
     assert text.returncode == 0, text.stderr
