@@ -20,7 +20,7 @@ RUNNING_RESOURCES = 4  # manifest, workdir, artifacts, training
 def _running_job(user: Trainctl, spec: Path) -> str:
     result = user.run("up", "--detach", str(spec))
     assert result.returncode == 0, result.stderr
-    job_id = str(user.json("ls")[0]["job_id"])
+    job_id = str(user.json("ls")["jobs"][0]["job_id"])
     wait_until(lambda: job_processes(job_id), timeout=60)
     return job_id
 
