@@ -58,7 +58,7 @@ def test_metrics_show_json_lists_every_contract_metric(cli: Any) -> None:
     """`metrics show --output json` names every metric of the contract, with its type and samples."""
     result = cli("metrics", "show", "--output", "json")
     assert result.exit_code == 0, result.stderr
-    families = {f["name"]: f for f in json.loads(result.stdout)}
+    families = {f["name"]: f for f in json.loads(result.stdout)["metrics"]}
     assert set(families) == set(journal.METRICS)
     assert families["trainctl_cloud_api_call_duration_seconds"]["type"] == "histogram"
     assert families["trainctl_build_info"]["samples"][0]["value"] == 1.0
@@ -108,7 +108,7 @@ def test_a_bad_or_unreachable_pushgateway_is_one_warning(cli: Any, monkeypatch: 
     monkeypatch.setenv("TRAINCTL_PUSHGATEWAY_URL", url.format(closed=closed))
     result = cli("ls", "--output", "json")
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == []
+    assert json.loads(result.stdout) == {"version": 1, "jobs": []}
     assert result.stderr.count("warning: metrics not pushed to the Pushgateway") == 1
 
 

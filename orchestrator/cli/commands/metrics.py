@@ -34,4 +34,5 @@ def show(output: str) -> None:
     from orchestrator.metrics.exporter import exposition, registry_for, samples
 
     registry = registry_for(Runtime())
-    emit(samples(registry) if output == "json" else None, lambda: say(exposition(registry).decode().rstrip("\n")))
+    document = {"metrics": samples(registry)} if output == "json" else {}  # collected once, for the format asked
+    emit(document, lambda: say(exposition(registry).decode().rstrip("\n")))
