@@ -146,7 +146,7 @@ def test_other_backends_leave_legacy_records_alone(team_url: str, trainctl_home:
 
 
 def _ls(cli, home: Path, monkeypatch: pytest.MonkeyPatch, *args: str, owner: str | None = None) -> tuple[int, object]:
-    """`trainctl ls ARGS --output json` as the user of ``home`` (and TRAINCTL_OWNER ``owner``)."""
+    """`trainctl ls ARGS --output json` as the user of ``home`` (and TRAINCTL_OWNER ``owner``): its rows, or the error."""
     monkeypatch.setenv("TRAINCTL_HOME", str(home))
     if owner is None:
         monkeypatch.delenv("TRAINCTL_OWNER", raising=False)
@@ -154,7 +154,9 @@ def _ls(cli, home: Path, monkeypatch: pytest.MonkeyPatch, *args: str, owner: str
         monkeypatch.setenv("TRAINCTL_OWNER", owner)
     get_settings.cache_clear()
     result = cli("ls", *args, "--output", "json")
-    return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else result.stderr
+    if result.exit_code != 0 or not result.stdout.strip():
+        return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else result.stderr
+    return result.exit_code, json.loads(result.stdout)["jobs"]
 
 
 def test_ls_lists_every_job_of_the_backend_and_filters(
