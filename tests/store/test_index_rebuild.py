@@ -11,7 +11,7 @@ from orchestrator.testing.harness import Trainctl, wait_until, write_job
 
 
 def _rows(tc: Trainctl) -> dict[str, dict[str, object]]:
-    return {row["job_id"]: row for row in tc.json("ls")}
+    return {row["job_id"]: row for row in tc.json("ls")["jobs"]}
 
 
 def test_deleted_index_is_rebuilt_from_the_stacks(tc: Trainctl, tmp_path: Path) -> None:
@@ -26,7 +26,7 @@ def test_deleted_index_is_rebuilt_from_the_stacks(tc: Trainctl, tmp_path: Path) 
 
     index = tc.home / "state" / ".trainctl" / "jobs"
     shutil.rmtree(index)
-    assert tc.json("ls") == []
+    assert tc.json("ls")["jobs"] == []
 
     rebuilt = tc.json("index", "rebuild")
     assert sorted(rebuilt["written"]) == sorted(before) and rebuilt["failed"] == {}
