@@ -29,7 +29,7 @@ CHECKED_ELSEWHERE = {
 # Commands this module runs for real (below): together with CHECKED_ELSEWHERE, every command with JSON output.
 RUN_HERE = {
     "validate", "schema", "plan", "check", "ls", "status", "cost-report", "gc", "doctor", "engine-show",
-    "engine-install", "prices-show", "init", "up", "logs", "cancel", "down", "recover", "wait", "metrics-show",
+    "engine-install", "prices-show", "init", "up", "logs", "cancel", "down", "recover", "wait", "metrics-show", "top",
 }  # fmt: skip
 
 
@@ -100,7 +100,8 @@ def test_command_paths_resolve_groups_and_global_options() -> None:
 
 
 def test_offline_commands_print_their_documented_json(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """validate, schema, plan --offline, check, ls, status, cost, gc, doctor, engine, prices, init, metrics: each prints one
+    """validate, schema, plan --offline, check, ls, status, top, cost, gc, doctor, engine, prices, init, metrics: each
+    prints one
     object with `version` that fits its schema."""
     quickstart, aws = str(EXAMPLES / "quickstart" / "job.yaml"), str(EXAMPLES / "aws" / "job.yaml")
     assert run_json(cli, "validate", quickstart)["name"] == "quickstart-logreg"
@@ -116,6 +117,7 @@ def test_offline_commands_print_their_documented_json(cli, tmp_path: Path, monke
     assert run_json(cli, "engine", "show")["engine_version"] == PULUMI_VERSION
     assert run_json(cli, "prices", "show", "--region", "us-east-1")["entries"]
     assert len(run_json(cli, "init", str(tmp_path / "new"))["written"]) == 3
+    assert run_json(cli, "top") == {"version": JSON_VERSION, "jobs": []}
     assert "trainctl_build_info" in {family["name"] for family in run_json(cli, "metrics", "show")["metrics"]}
 
     bindir = tmp_path / "path-bin"

@@ -37,7 +37,7 @@ def test_top_json_is_the_same_snapshot(cli: Any, trainctl_home: Path) -> None:
     write_fleet(trainctl_home)
     result = cli("top", "--output", "json")
     assert result.exit_code == 0, result.stderr
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["jobs"]
     assert [r["job_id"] for r in rows] == ["train-aaaaaa", "done-bbbbbb", "oops-cccccc"]
     running = rows[0]
     assert running["budget_usd"] == 5 and running["metrics"] == {"loss": 0.25, "step": 40.0}

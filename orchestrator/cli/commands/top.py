@@ -20,7 +20,7 @@ def command(output: str) -> None:
     rt = Runtime()
     if output != "text":
         rows = top_rows(rt)
-        emit(rows, lambda: None)
+        emit({"jobs": rows}, lambda: None)
         return
     from orchestrator.cli.top import print_snapshot, run_live
 
