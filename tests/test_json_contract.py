@@ -24,6 +24,8 @@ CHECKED_ELSEWHERE = {
     "prices-refresh": "tests.cost.test_prices:test_refresh_writes_user_catalog_from_aws_answers",
     "cost-activate-tags": "tests.cost.test_actuals:test_activate_tags_calls_the_api",
     "sweep": "tests.sweep.test_sweep_engine:test_six_point_sweep_three_at_once_ranked_by_objective",
+    "policy-publish": "tests.policy.test_team_policy:test_publish_then_show",
+    "policy-show": "tests.policy.test_team_policy:test_publish_then_show",
     "index-rebuild": "tests.store.test_index_rebuild:test_deleted_index_is_rebuilt_from_the_stacks",
 }
 # Commands this module runs for real (below): together with CHECKED_ELSEWHERE, every command with JSON output.

@@ -45,7 +45,7 @@ def test_publish_then_show(cli: Cli, tmp_path: Path, trainctl_home: Path, monkey
     """publish stores the config in the backend with who and when; show prints it (text and JSON)."""
     monkeypatch.setenv("TRAINCTL_OWNER", "lead@example.com")
     get_settings.cache_clear()
-    assert json.loads(cli("policy", "show", "-o", "json").stdout) == {"published": False}
+    assert json.loads(cli("policy", "show", "-o", "json").stdout) == {"version": 1, "published": False}
     published = cli("policy", "publish", str(_file(tmp_path, "team.json", ONLY_T3)), "-o", "json")
     assert published.exit_code == 0, published.stderr
     shown = json.loads(cli("policy", "show", "-o", "json").stdout)
