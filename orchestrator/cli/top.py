@@ -51,6 +51,10 @@ def render(rows: Rows, *, title: str = "") -> Table:
             _age(row["checkpoint_age_s"]),
             _metrics(row["metrics"]),
         )
+        for node in row.get("nodes") or ():  # a multi-node job: one line per node below it
+            reason = (node["reason"] if node["state"] != "running" else None) or ""
+            heartbeat = _age(node["heartbeat_age_s"])
+            table.add_row(f"  node {node['rank']}", _state(node["state"]), "", "", "", heartbeat, "", reason)
     if not rows:
         table.add_row("no jobs yet: `trainctl up SPEC`", "", "", "", "", "", "", "")
     return table

@@ -49,4 +49,6 @@ def _row(record: JobRecord, now: float) -> dict[str, Any]:
     if seen.newest_checkpoint_at:
         row["checkpoint_age_s"] = round(max(0.0, now - seen.newest_checkpoint_at), 1)
     row["metrics"] = seen.metrics or row["metrics"]
+    if seen.nodes:  # a multi-node job: each node's state and heartbeat
+        row["nodes"] = [view.summary(now) for view in seen.nodes]
     return row

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.agent.procs import scan
+from orchestrator.agent.procs import scan, session_members
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
 from orchestrator.testing.inspect import job_processes, live_resources
 
@@ -135,8 +135,35 @@ def test_cancel_stops_both_nodes(tc: Trainctl, tmp_path: Path, torch_python: str
     assert all(n["heartbeat_age_s"] is not None for n in nodes)
     shown = tc.run("status", job_id)
     assert "NODE" in shown.stdout and "HEARTBEAT AGE S" in shown.stdout
+    top = next(row for row in tc.json("top") if row["job_id"] == job_id)
+    assert [node["rank"] for node in top["nodes"]] == [0, 1]
+    assert "node 1" in tc.run("top").stdout
     cancelled = tc.run("cancel", job_id, timeout=180)
     assert cancelled.returncode == 0, cancelled.stderr
     job = only_job(tc)
     assert job["state"] == "cancelled" and job["torn_down"] is True
+    _assert_nothing_left(tc, job_id)
+
+
+def test_a_lost_node_relaunches_the_whole_job_from_the_checkpoint(tc: Trainctl, tmp_path: Path, torch_python: str) -> None:
+    """Node 1's whole session (agent and run) is killed: rank 0 stops, the job is relaunched as a whole and resumes."""
+    up = tc.start("up", str(_example(tmp_path, epochs=8, step_s=0.05)))
+    try:
+        job_id = wait_until(lambda: (tc.jobs() or [{}])[0].get("job_id"), timeout=60)
+        artifacts = tc.home / "artifacts" / job_id
+        wait_until(lambda: any(p.name.startswith("epoch-0002") for p in (artifacts / "checkpoints").glob("*")), 180)
+        agent = json.loads((artifacts / "nodes" / "1" / "status.json").read_text())["pid"]
+        for pid in session_members(agent):  # the node is gone: its agent and everything it ran
+            os.kill(pid, signal.SIGKILL)
+        _, stderr = up.communicate(timeout=300)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0, stderr
+    assert "lost node 1/1: resume from" in stderr
+    job = only_job(tc)
+    assert (job["state"], job["preemptions"]) == ("succeeded", 1)
+    for node in ("0", "1"):
+        assert f"(node {node}): resumed from epoch-" in tc.run("logs", job_id, "--node", node).stdout
+    assert _final_weights(tc, job_id, 0)["sha256"] == _final_weights(tc, job_id, 1)["sha256"]
     _assert_nothing_left(tc, job_id)
