@@ -15,7 +15,7 @@ from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.targets import get_target
-from orchestrator.targets.base import LogFollower, Target
+from orchestrator.targets.base import LogFollower, Target, node_count
 from orchestrator.vocabulary import ACTIVE_STATES, RUN_ALIVE, RUN_OUTCOMES, JobState, RunState, job_lock_key, name_lock_key
 
 if TYPE_CHECKING:
@@ -142,7 +142,7 @@ def job_output(rt: Runtime, ref: str, *, follow_output: bool, node: int | None =
     prefixed ``[node K]``); with ``follow_output`` keep yielding until the run ends."""
     record = rt.ledger.resolve(ref)
     target = get_target(record.target)
-    nodes = record.job_spec().resources.nodes if record.spec else 1
+    nodes = node_count(record)
     if node is not None and not 0 <= node < nodes:
         raise InvalidInputError(
             f"job {record.job_id} has no node {node}: its nodes are 0..{nodes - 1}", hint="`--node all` shows every node"

@@ -43,6 +43,13 @@ class NodeView:
         return {"rank": self.rank, "state": self.seen.state.value, "reason": self.seen.reason, "heartbeat_age_s": age}
 
 
+def node_count(record: JobRecord) -> int:
+    """How many nodes ``record``'s job has (``resources.nodes`` of its stored spec; 1 when it names none)."""
+    resources = record.spec.get("resources") if isinstance(record.spec, dict) else None
+    nodes = resources.get("nodes") if isinstance(resources, dict) else None
+    return nodes if isinstance(nodes, int) and nodes >= 1 else 1
+
+
 def group_observation(views: list[NodeView]) -> Observation:
     """A multi-node job's state from its nodes' (rank order): rank 0's agent speaks for the group.
 

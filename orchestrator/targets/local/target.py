@@ -22,7 +22,16 @@ from orchestrator.agent.layout import node_output_key, node_status_key
 from orchestrator.compile import CompiledJob
 from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import LoadedSpec
-from orchestrator.targets.base import Decision, NodeView, Observation, Preflight, group_observation, no_status, status_fields
+from orchestrator.targets.base import (
+    Decision,
+    NodeView,
+    Observation,
+    Preflight,
+    group_observation,
+    no_status,
+    node_count,
+    status_fields,
+)
 from orchestrator.vocabulary import CONFIG_NAMESPACE, RUN_ALIVE, RunState, StackConfig
 
 
@@ -119,7 +128,7 @@ class LocalTarget:
         return declare
 
     def observe(self, record: JobRecord) -> Observation:
-        nodes = record.job_spec().resources.nodes if record.spec else 1
+        nodes = node_count(record)
         if nodes == 1:
             return self._observe_node(record, 0)
         views = [NodeView(rank, self._observe_node(record, rank)) for rank in range(nodes)]
