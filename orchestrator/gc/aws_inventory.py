@@ -22,8 +22,12 @@ MANAGED_TAG, MANAGED_VALUE, JOB_TAG = Tag.MANAGED_BY.value, MANAGED_BY_VALUE, Ta
 TAGGED_SERVICES = ["ec2", "s3", "logs", "ssm"]  # service-level type filters: the same names on AWS and emulators
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped"]
 FILTER_VALUES_MAX = 200  # EC2 takes at most 200 values per filter
-# The kinds gc knows, in removal order: the instance first (its security group and profile are in use until it is gone).
-ORDER = ("instance", "launch-template", "security-group", "parameter", "instance-profile", "role", "log-group", "bucket")
+# The kinds gc knows, in removal order: the instances first (their security group, placement group and
+# profile are in use until they are gone). A multi-node job has several instances and a placement group.
+ORDER = (
+    *("instance", "placement-group", "launch-template", "security-group"),
+    *("parameter", "instance-profile", "role", "log-group", "bucket"),
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ _KINDS = {
     ("ec2", "instance"): "instance",
     ("ec2", "security-group"): "security-group",
     ("ec2", "launch-template"): "launch-template",
+    ("ec2", "placement-group"): "placement-group",
     ("logs", "log-group"): "log-group",
     ("ssm", "parameter"): "parameter",
     ("iam", "role"): "role",

@@ -57,6 +57,13 @@ def _remove_launch_template(arn: Arn, template: str) -> None:
     _gone_ok("deleting the launch template (ec2 DeleteLaunchTemplate)", delete, template)
 
 
+def _remove_placement_group(arn: Arn, name: str) -> None:
+    """Delete a multi-node job's placement group (after its instances: removal follows ``ORDER``)."""
+    ec2 = client("ec2", region=arn.region)
+    delete = functools.partial(ec2.delete_placement_group, GroupName=name)
+    _gone_ok("deleting the placement group (ec2 DeletePlacementGroup)", delete, name)
+
+
 def _remove_parameter(arn: Arn, name: str) -> None:
     ssm = client("ssm", region=arn.region)
     _gone_ok("deleting the secret parameter (ssm DeleteParameter)", lambda: ssm.delete_parameter(Name=name), name)
@@ -144,6 +151,7 @@ _REMOVERS: dict[str, Callable[[Arn, str], None]] = {
     "instance": _remove_instance,
     "security-group": _remove_security_group,
     "launch-template": _remove_launch_template,
+    "placement-group": _remove_placement_group,
     "parameter": _remove_parameter,
     "role": _remove_role,
     "instance-profile": _remove_instance_profile,

@@ -1,4 +1,4 @@
-"""A fake IMDSv2 on 127.0.0.1 for agent tests: session tokens, the spot notice, the instance's market.
+"""A fake IMDSv2 on 127.0.0.1 for agent tests: session tokens, the spot notice, the instance's market and id.
 
 The one fake metadata service of the tests: the AWS agent's unit tests and the local target's
 preemption tests (``TRAINCTL_LOCAL_SPOT_NOTICE_URL``) both use it.
@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from orchestrator.agent.imds import LIFECYCLE_PATH
 
 ACTION_PATH = "/latest/meta-data/spot/instance-action"
+INSTANCE_ID_PATH = "/latest/meta-data/instance-id"
 TERMINATE = b'{"action": "terminate", "time": "2026-11-28T00:00:00Z"}'
 
 
@@ -24,6 +25,7 @@ class FakeImds:
         self.actions_served = 0
         self._lock = threading.Lock()
         self.market: bytes | None = None
+        self.instance_id: bytes | None = None
         self.tokens_issued = 0
         self.valid_token = "token-1"  # noqa: S105 - a fake session token
         self.gets = 0
@@ -48,6 +50,8 @@ class FakeImds:
                     self._answer(200, action)
                 elif self.path == LIFECYCLE_PATH and fake.market is not None:
                     self._answer(200, fake.market)
+                elif self.path == INSTANCE_ID_PATH and fake.instance_id is not None:
+                    self._answer(200, fake.instance_id)
                 else:
                     self._answer(404, b"Not Found")
 
@@ -58,7 +62,8 @@ class FakeImds:
                 self.wfile.write(body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{ACTION_PATH}"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = f"{self.base}{ACTION_PATH}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def notice(self, action: bytes = TERMINATE, *, times: int | None = 1) -> None:

@@ -34,6 +34,7 @@ owner: alice@example.com
 target: aws
 resources:
   instance_type: {instance_type}
+  nodes: {nodes}
   spot: {spot}
   on_demand_fallback: {fallback}
   region: us-east-1
@@ -46,11 +47,12 @@ limits:
 
 @pytest.fixture
 def spec_file(tmp_path: Path) -> Callable[..., Path]:
-    """Write the job spec variant: ``spec_file(spot=True, fallback=False, instance_type=...)``."""
+    """Write the job spec variant: ``spec_file(spot=True, fallback=False, instance_type=..., nodes=...)``."""
 
-    def write(*, spot: bool = False, fallback: bool = True, instance_type: str = "g5.xlarge") -> Path:
+    def write(*, spot: bool = False, fallback: bool = True, instance_type: str = "g5.xlarge", nodes: int = 1) -> Path:
         path = tmp_path / "job.yaml"
-        path.write_text(SPEC.format(instance_type=instance_type, spot=str(spot).lower(), fallback=str(fallback).lower()))
+        text = SPEC.format(instance_type=instance_type, spot=str(spot).lower(), fallback=str(fallback).lower(), nodes=nodes)
+        path.write_text(text)
         (tmp_path / "train.py").write_text("print('hi')\n")
         return path
 
@@ -113,6 +115,16 @@ def test_zero_on_demand_quota_refuses_with_exit_5_and_how_to_raise_it(
     assert "https://us-east-1.console.aws.amazon.com/servicequotas/home/services/ec2/quotas/L-DB2E81BA" in hint
     assert "aws service-quotas request-service-quota-increase --region us-east-1 --service-code ec2" in hint
     assert "--quota-code L-DB2E81BA --desired-value 4" in hint
+
+
+def test_a_group_needs_room_for_every_node(faults: FaultProxy, dlami: str, spec_file: Callable[..., Path]) -> None:
+    """A G/VT quota of 12 vCPUs holds one g5.xlarge (4) but not a 4-node group of them (16): exit 5 naming the group's need."""
+    _quotas(faults, on_demand=12)
+    assert _check(spec_file(nodes=1)).facts["quotas"][0]["value"] == 12
+    with pytest.raises(CloudError) as caught:
+        _check(spec_file(nodes=4))
+    assert "4 x g5.xlarge need 16 vCPUs in us-east-1" in caught.value.message
+    assert "--desired-value 16" in (caught.value.hint or "")
 
 
 def test_running_instances_of_the_family_count_against_the_quota(

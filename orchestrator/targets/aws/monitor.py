@@ -1,6 +1,13 @@
 """Watching an AWS job: its state from the agent's S3 status and the instance, relaunch decisions after
 spot preemptions, and its output from CloudWatch Logs.
 
+A multi-node job has one fate: node rank 0's agent speaks for the group (its status is the job's), and
+any node's spot interruption is the job's. While the other nodes are still stopping (their agents stop
+once they miss the lost node's heartbeat, with a checkpoint) the job reads as running; once they have
+stopped, or rank 0 reports the group stopped, it reads as preempted, so the whole group is relaunched
+from the newest checkpoint. A node lost for another reason is reported by rank 0's agent (reason
+``node-lost``), which the relaunch decision treats the same way.
+
 The decisions (``observe``, ``decide``) are pure functions of what was read, so they are tested
 against moto and plain values alike. A status written by an earlier instance of the same job (before
 a relaunch) is ignored, and a transient failure to read is never mistaken for a dead job. Reads of the
@@ -11,6 +18,7 @@ in place: it is polled, and a throttled read returns nothing new until the next 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.agent.checkpoints import stored_checkpoints
@@ -51,6 +59,29 @@ def current_instance(ec2: Any, job_id: str) -> InstanceFacts | None:
     live = [f for f in found if f.live]
     candidates = live or found
     return candidates[0] if candidates else None
+
+
+def group_instances(ec2: Any, job_id: str, instance_ids: list[str]) -> list[InstanceFacts | None]:
+    """The current group's instances in rank order (None where EC2 no longer lists one)."""
+    found = {facts.instance_id: facts for facts in job_instances(ec2, job_id)}
+    return [found.get(instance_id) for instance_id in instance_ids]
+
+
+def observe_group(status: dict[str, Any] | None, group: list[InstanceFacts | None]) -> Observation:
+    """A multi-node job's state: rank 0's view (``observe``), where any node's spot interruption is the job's."""
+    seen = observe(status, group[0])
+    preempted = [
+        rank for rank, facts in enumerate(group) if facts is not None and facts.reason_code == names.SPOT_INTERRUPTION_CODE
+    ]
+    if not preempted or seen.state in (RunState.SUCCEEDED, RunState.FAILED):
+        return seen
+    if seen.state == RunState.STOPPED:
+        return replace(seen, reason=PREEMPTED)
+    stopping = [rank for rank, facts in enumerate(group) if facts is not None and facts.live]
+    if stopping:
+        why = f"node {', '.join(map(str, preempted))} preempted; node {', '.join(map(str, stopping))} stopping"
+        return replace(seen, state=RunState.RUNNING, reason=why)
+    return replace(seen, state=RunState.STOPPED, reason=PREEMPTED)
 
 
 def was_preempted(instance: InstanceFacts | None, status: dict[str, Any] | None) -> bool:

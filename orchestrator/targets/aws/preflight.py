@@ -4,8 +4,9 @@
   with a notice, so the plan shows and prices the size that will be launched.
 - Zones: the region must offer the instance type in some availability zone; otherwise the error names
   the regions whose prices the catalog knows for it.
-- Quotas: the vCPU quota of the type's group has room in the market the job launches in; a spot
-  quota without room and on-demand fallback allowed means on-demand straight away (``spot`` off).
+- Quotas: the vCPU quota of the type's group has room in the market the job launches in (for all of a
+  multi-node job's instances); a spot quota without room and on-demand fallback allowed means
+  on-demand straight away (``spot`` off).
 
 - Nodes: a multi-node job's plan lists every node (its rank, instance, root volume, network interface,
   the placement group they share) and says what EFA the instance type gets (``efa.py``).
@@ -50,6 +51,7 @@ def preflight(loaded: LoadedSpec, *, region: str, offline: bool) -> Preflight:
         instance_type=instance_type,
         spot=resources.spot,
         fallback=resources.on_demand_fallback,
+        nodes=resources.nodes,
     )
     facts = {"root_volume": volume.to_dict(), "zones": sorted(zones), "quotas": verdict.to_dict()}
     facts, notices = _with_nodes(loaded, volume, facts, verdict.notices)

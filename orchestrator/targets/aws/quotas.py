@@ -97,8 +97,9 @@ def quota_group(instance_type: str) -> str | None:
     return "standard" if series[0] in _STANDARD_LETTERS else None
 
 
-def check(quotas: Any, ec2: Any, *, region: str, instance_type: str, spot: bool, fallback: bool) -> Verdict:
-    """Read the quotas the job launches under; raise CloudError (exit 5) when none of its markets has room."""
+def check(quotas: Any, ec2: Any, *, region: str, instance_type: str, spot: bool, fallback: bool, nodes: int = 1) -> Verdict:
+    """Read the quotas the job launches under; raise CloudError (exit 5) when none of its markets has room
+    for all of its ``nodes`` instances (a multi-node group launches all at once or not at all)."""
     group = quota_group(instance_type)
     if group is None:
         return Verdict(False, [], [])
@@ -107,9 +108,11 @@ def check(quotas: Any, ec2: Any, *, region: str, instance_type: str, spot: bool,
     if spot:
         markets = [("spot", spot_quota), *(markets if fallback else [])]
     usage = _vcpus_in_use(ec2, group, instance_type, spot=spot)
-    need = usage.per_type.get(instance_type)
-    if need is None:  # EC2 does not describe the type here: the zone check has said so already
+    per_node = usage.per_type.get(instance_type)
+    if per_node is None:  # EC2 does not describe the type here: the zone check has said so already
         return Verdict(False, [f"warning: EC2 does not describe {instance_type} in {region}: quotas not checked"], [])
+    need = per_node * nodes
+    what = f"{instance_type} needs" if nodes == 1 else f"{nodes} x {instance_type} need"
     readings = []
     for market, quota in markets:
         value, problem = _value(quotas, region, quota)
@@ -117,11 +120,11 @@ def check(quotas: Any, ec2: Any, *, region: str, instance_type: str, spot: bool,
     notices = [_unread_notice(r) for r in readings if r.value is None]
     fits = [r for r in readings if r.value is None or (r.room() or 0) >= need]
     if not fits:
-        raise _exceeded(readings[0], need, instance_type, region, readings[1:])
+        raise _exceeded(readings[0], need, what, region, readings[1:], instance_type)
     if spot and fits[0].market == "on-demand":
         notices.append(
             f"spot quota '{readings[0].quota.name}' ({readings[0].quota.code}) is {readings[0].value:g} vCPUs with "
-            f"{readings[0].used} in use, {instance_type} needs {need}: launching on-demand straight away "
+            f"{readings[0].used} in use, {what} {need}: launching on-demand straight away "
             f"(on_demand_fallback is on); {_increase(readings[0].quota, region, readings[0].used + need)}"
         )
         return Verdict(True, notices, readings)
@@ -210,11 +213,11 @@ def _unread_notice(reading: Reading) -> str:
     )
 
 
-def _exceeded(first: Reading, need: int, instance_type: str, region: str, others: list[Reading]) -> CloudError:
+def _exceeded(first: Reading, need: int, what: str, region: str, others: list[Reading], instance_type: str) -> CloudError:
     def describe(r: Reading) -> str:
         return f"'{r.quota.name}' ({r.quota.code}) is {r.value:g} vCPUs with {r.used} in use"
 
-    text = f"{instance_type} needs {need} vCPUs in {region}, but the {first.market} quota {describe(first)}"
+    text = f"{what} {need} vCPUs in {region}, but the {first.market} quota {describe(first)}"
     text += "".join(f"; the {r.market} quota {describe(r)}" for r in others)
     hints = [_increase(r.quota, region, r.used + need) for r in (first, *others)]
     return CloudError(

@@ -18,7 +18,10 @@ from orchestrator.targets.base import Observation, Preflight
 from orchestrator.targets.preemption import PREEMPTED, Decision, decide
 from orchestrator.vocabulary import RunState
 
-SUMMARY_KEYS = ("bucket", "artifacts", "log_group", "region", "instance_id", "purchased", "launch_template_id")
+SUMMARY_KEYS = (
+    *("bucket", "artifacts", "log_group", "region", "instance_id", "purchased", "launch_template_id"),
+    *("nodes", "instance_ids", "node_addrs", "placement_group"),  # a multi-node job's group
+)
 
 
 class AwsTarget:
@@ -47,16 +50,20 @@ class AwsTarget:
         return declare
 
     def observe(self, record: JobRecord) -> Observation:
-        """State from the agent's S3 status and the instance.
+        """State from the agent's S3 status and the instance (a multi-node job: every node's, ``monitor.observe_group``).
 
         Each read runs under the one retry policy; a transient failure that outlasts it reads as "running"
         (ask again), never as a dead job. Access denied and other permanent errors leave as they are.
         """
         from orchestrator.targets.aws import monitor
 
+        group = _group(record)
         try:
             status = monitor.read_status(self._client("s3", record), _bucket(record))
-            instance = monitor.current_instance(self._client("ec2", record), record.job_id)
+            ec2 = self._client("ec2", record)
+            if group:
+                return monitor.observe_group(status, monitor.group_instances(ec2, record.job_id, group))
+            instance = monitor.current_instance(ec2, record.job_id)
         except TransientCloudError as e:
             return Observation(state=RunState.RUNNING, reason=f"status unavailable ({e.message}); will ask again")
         return monitor.observe(status, instance)
@@ -124,6 +131,12 @@ def region_of(record: JobRecord) -> str:
     if record.region is None:
         raise InternalError(f"job {record.job_id} on target aws has no region in its record")
     return record.region
+
+
+def _group(record: JobRecord) -> list[str]:
+    """A multi-node job's instances in rank order, as its allocation recorded them (empty for one node)."""
+    ids = record.outputs.get("instance_ids")
+    return [str(i) for i in ids] if isinstance(ids, list) and len(ids) > 1 else []
 
 
 def _bucket(record: JobRecord) -> str:
