@@ -86,6 +86,13 @@ def emit_json(payload: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def emit_document(text: str) -> None:
+    """Write a document in a format other than JSON (``--output markdown``) on stdout, as it is."""
+    STATE.emitted = True
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
 def say(message: str = "") -> None:
     """A line of text for people: stdout in text mode, stderr when stdout carries JSON, CSV, ..."""
     click.echo(message, err=STATE.mode != "text")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from orchestrator.cli.output import emit, notice, output_option, say
+from orchestrator.cli.output import emit, emit_document, notice, output_choice, say
 
 
 @click.command("check")
@@ -18,10 +18,11 @@ from orchestrator.cli.output import emit, notice, output_option, say
     help="A team's policy config (JSON or YAML) over the pack's defaults.",
 )
 @click.option("--target", type=click.Choice(["local", "aws"]), default=None, help="Override the spec's target.")
-@output_option
+@output_choice("text", "json", "markdown")
 def command(spec: str, policy_config: Path | None, target: str | None, output: str) -> None:
-    """Run the policy pack over SPEC's offline plan (no engine, no credentials): CI for pull requests."""
-    from orchestrator.policy.check import check_spec
+    """Run the policy pack over SPEC's offline plan (no engine, no credentials): CI for pull requests.
+
+    With --output markdown: the offline plan's summary (resources, estimate, verdicts), printed blocked or not."""
     from orchestrator.spec.loader import load_spec
 
     loaded = load_spec(spec)
@@ -29,6 +30,11 @@ def command(spec: str, policy_config: Path | None, target: str | None, output: s
         loaded = loaded.with_target(target)
     for line in loaded.notices:
         notice(line)
+    if output == "markdown":
+        _markdown(loaded, policy_config)
+        return
+    from orchestrator.policy.check import check_spec
+
     report = check_spec(loaded, policy_config=policy_config)
     for line in report.notices:
         notice(line)
@@ -40,3 +46,18 @@ def command(spec: str, policy_config: Path | None, target: str | None, output: s
     advisories = f", {len(report.violations)} advisory" if report.violations else ""
     line = f"ok: {report.job_name} passes every mandatory policy (team {report.team}, target {report.target}{advisories})"
     emit(report.to_dict(), lambda: say(line))
+
+
+def _markdown(loaded: object, policy_config: Path | None) -> None:
+    """The same verdict as the text and JSON outputs, from the offline plan `plan --offline` makes."""
+    from orchestrator.cli.markdown import plan_markdown
+    from orchestrator.lifecycle.context import Runtime
+    from orchestrator.lifecycle.plan import plan_job
+    from orchestrator.spec.loader import LoadedSpec
+
+    assert isinstance(loaded, LoadedSpec)
+    plan = plan_job(Runtime(), loaded, offline=True, policy_config=policy_config)
+    for line in plan.document["notices"]:
+        notice(line)
+    emit_document(plan_markdown(plan.document, command="check"))
+    plan.verdict.raise_if_blocked()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from orchestrator.cli.output import emit, notice, output_option, say
+from orchestrator.cli.output import emit, emit_document, notice, output_choice, say
 
 
 @click.command("plan")
@@ -15,9 +15,10 @@ from orchestrator.cli.output import emit, notice, output_option, say
 @click.option("--offline", is_flag=True, help="No engine, no credentials: run the program under Pulumi's mock runtime.")
 @click.option("--target", type=click.Choice(["local", "aws"]), default=None, help="Override the spec's target.")
 @click.option("--policy-config", type=click.Path(dir_okay=False, path_type=Path), default=None, help="A team's policy config.")
-@output_option
+@output_choice("text", "json", "markdown")
 def command(spec: str, offline: bool, target: str | None, policy_config: Path | None, output: str) -> None:
-    """Preview SPEC: every resource, its price per hour and the maximum cost."""
+    """Preview SPEC: every resource, its price per hour and the maximum cost (markdown: for a pull request)."""
+    from orchestrator.cli.markdown import plan_markdown
     from orchestrator.lifecycle.context import Runtime
     from orchestrator.lifecycle.plan import plan_job
     from orchestrator.spec.loader import load_spec
@@ -30,7 +31,7 @@ def command(spec: str, offline: bool, target: str | None, policy_config: Path | 
     plan = plan_job(Runtime(), loaded, offline=offline, policy_config=policy_config)
     for line in plan.document["notices"]:
         notice(line)
-    emit(plan.document, lambda: _render(plan.document))
+    emit(plan.document, lambda: _render(plan.document), markdown=lambda: emit_document(plan_markdown(plan.document)))
     plan.verdict.raise_if_blocked()  # the plan is printed first; then exit 3, as `trainctl check` does
 
 
