@@ -141,12 +141,18 @@ class Prometheus(_Process):
 
 
 class Pushgateway(_Process):
-    """A Pushgateway without persistence."""
+    """A Pushgateway persisting into its own temporary directory (Debian's default is a system-wide file)."""
 
     def start(self) -> Pushgateway:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self._start([binary("prometheus-pushgateway"), f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"], "/-/ready")
+        argv = [
+            binary("prometheus-pushgateway"),
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--persistence.file={self.dir / 'pushgateway.data'}",
+            "--log.level=warn",
+        ]
+        self._start(argv, "/-/ready")
         return self
 
     def metrics_text(self) -> str:
