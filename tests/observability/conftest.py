@@ -11,6 +11,9 @@ from typing import Any
 from orchestrator.agent import procs
 from orchestrator.jobs.index import Ledger
 from orchestrator.jobs.records import JobRecord
+from orchestrator.spec.loader import parse_spec
+
+SPEC = "name: train\nteam: vision\nowner: o@x.org\ncode: {run: python train.py}\nlimits: {max_cost_usd: 5}\n"
 
 
 def _save(home: Path, job_id: str, team: str, state: str, **fields: Any) -> None:
@@ -30,7 +33,7 @@ def write_fleet(home: Path) -> None:
         created=now - 120,
         started_at=now - 100,
         hourly_usd=3.6,
-        spec={"limits": {"max_cost_usd": 5}},
+        spec=parse_spec(SPEC).to_document(),
     )
     artifacts = home / "artifacts" / "train-aaaaaa"
     artifacts.mkdir(parents=True)
