@@ -104,3 +104,19 @@ def test_docs_show_the_deploying_policy_trainctl_needs() -> None:
     text = (REPO / "docs" / "aws.md").read_text()
     block = text.split("### The deploying identity's policy", 1)[1].split("```json", 1)[1].split("```", 1)[0]
     assert json.loads(block) == deployer_policy()
+
+
+def test_traced_job_boots_an_agent_that_joins_the_trace(make_job: Callable[..., CompiledJob]) -> None:
+    """A traced job's instance installs the OpenTelemetry SDK; its agent config carries the parent span and the endpoint."""
+    import base64
+    import json
+    from dataclasses import replace
+
+    trace = {"traceparent": f"00-{'a' * 32}-{'b' * 16}-01", "endpoint": "http://collector:4318/v1/traces", "team": "t"}
+    untraced = bootstrap.user_data(make_job(), code_key="code/a.tar.gz", agent_key="agent/b.tar.gz")
+    traced = bootstrap.user_data(replace(make_job(), trace=trace), code_key="code/a.tar.gz", agent_key="agent/b.tar.gz")
+    assert "--disable-pip-version-check boto3\n" in untraced
+    assert "--disable-pip-version-check boto3 opentelemetry-sdk opentelemetry-exporter-otlp-proto-http\n" in traced
+    encoded = re.search(r"echo '([A-Za-z0-9+/=]+)' \| base64 -d", traced)
+    assert encoded is not None
+    assert json.loads(base64.b64decode(encoded.group(1)))["trace"] == trace

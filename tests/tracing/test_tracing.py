@@ -220,3 +220,13 @@ def test_engine_env_joins_the_current_span(spans: InMemorySpanExporter) -> None:
     assert set(env) == {"PULUMI_OPTION_OTEL_TRACES", "TRACEPARENT"}  # never PULUMI_OTEL_EXPORTER_OTLP_ENDPOINT
     assert env["PULUMI_OPTION_OTEL_TRACES"] == "http://127.0.0.1:9"
     assert env["TRACEPARENT"].startswith(f"00-{context.trace_id:032x}-{context.span_id:016x}-")  # sampled flags follow
+
+
+def test_docs_show_the_jaeger_config_the_tests_run() -> None:
+    """docs/observability.md's Jaeger configuration is the harness's, with the default ports."""
+    from orchestrator.testing.jaeger import CONFIG
+
+    doc = (REPO / "docs" / "observability.md").read_text()
+    block = doc.split("<!-- jaeger-config: begin -->")[1].split("<!-- jaeger-config: end -->")[0]
+    shown = block.strip().removeprefix("```yaml").removesuffix("```").strip()
+    assert shown == CONFIG.format(otlp_port=4318, query_port=16686, query_grpc_port=16685).strip()

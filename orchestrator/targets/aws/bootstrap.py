@@ -37,6 +37,8 @@ ROOT_DEVICE = "/dev/xvda"  # Amazon Linux 2023 and its deep learning AMIs
 USER_DATA_LIMIT = 16384
 TEMPLATE_FILE = "bootstrap.sh"  # beside this module; @NAME@ placeholders are filled in by user_data
 SHUTDOWN_COMMAND = ["sudo", "/usr/sbin/shutdown", "-h", "now"]
+# The agent of a traced job sends its spans itself (orchestrator/agent/telemetry.py).
+TRACING_PACKAGES = ("opentelemetry-sdk", "opentelemetry-exporter-otlp-proto-http")
 _FAMILY = re.compile(r"^(?P<series>[a-z]+)(?P<generation>\d+)(?P<options>[a-z-]*)\.")
 
 
@@ -75,6 +77,11 @@ def agent_config(job: CompiledJob) -> AgentConfig:
     )
 
 
+def agent_packages(job: CompiledJob) -> list[str]:
+    """What pip installs for the agent: boto3, and the OpenTelemetry SDK when the job is traced."""
+    return ["boto3", *(TRACING_PACKAGES if job.trace else ())]
+
+
 def user_data(job: CompiledJob, *, code_key: str, agent_key: str) -> str:
     """The instance's boot script (plain text; the launch template carries it base64-encoded)."""
     assert job.region is not None
@@ -99,6 +106,7 @@ def user_data(job: CompiledJob, *, code_key: str, agent_key: str) -> str:
         "STOP_TIMEOUT": str(int(job.grace_period_s) + 60),
         "NUM_NODES": str(job.spec.resources.nodes),
         "NODE_PREFIX": names.NODE_CONFIG_PREFIX,
+        "AGENT_PACKAGES": " ".join(agent_packages(job)),
     }
     script = _template()
     for key, value in values.items():

@@ -25,7 +25,7 @@ if [ -z "$PY" ]; then
   PY=$(command -v python3.11)
 fi
 "$PY" -m venv @ROOT@/venv
-@ROOT@/venv/bin/pip install --quiet --disable-pip-version-check boto3
+@ROOT@/venv/bin/pip install --quiet --disable-pip-version-check @AGENT_PACKAGES@
 command -v amazon-cloudwatch-agent-ctl >/dev/null || dnf install -y -q amazon-cloudwatch-agent \
   || echo "no CloudWatch agent: output is uploaded to S3 at the end"
 
