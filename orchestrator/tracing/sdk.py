@@ -8,6 +8,7 @@ attempt (``EXPORT_TIMEOUT_S``): after a failure, batches are dropped at once for
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -85,24 +86,40 @@ class Tracing:
 
 
 class GuardedExporter(SpanExporter):
-    """OTLP/HTTP export that fails quietly: one warning for the first failure, then drops batches a while."""
+    """OTLP/HTTP export that fails quietly: one warning for the first failure, then drops batches a while.
+
+    The OTLP exporter (and the HTTP stack it imports) is built on a background thread as soon as this
+    object exists, so the command does not wait for it; the first export waits for it if need be.
+    """
 
     def __init__(self, url: str) -> None:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
         self.url = url
-        self._inner = OTLPSpanExporter(endpoint=url, timeout=EXPORT_TIMEOUT_S)
+        self._inner: SpanExporter | None = None
+        self._ready = threading.Lock()
         self._down_until = 0.0
         self._warned = False
         self.exported = 0
         self.dropped = 0
+        threading.Thread(target=self._warm, name="trainctl-otlp-setup", daemon=True).start()
+
+    def _warm(self) -> None:
+        with contextlib.suppress(Exception):  # the first export meets the same problem and reports it once
+            self._exporter()
+
+    def _exporter(self) -> SpanExporter:
+        with self._ready:
+            if self._inner is None:
+                from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+                self._inner = OTLPSpanExporter(endpoint=self.url, timeout=EXPORT_TIMEOUT_S)
+            return self._inner
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if time.monotonic() < self._down_until:
             self.dropped += len(spans)
             return SpanExportResult.FAILURE
         try:
-            result = self._inner.export(spans)
+            result = self._exporter().export(spans)
         except Exception as e:  # noqa: BLE001 - tracing must never fail the command
             result, why = SpanExportResult.FAILURE, f"{type(e).__name__}: {e}"
         else:
@@ -118,7 +135,8 @@ class GuardedExporter(SpanExporter):
         return result
 
     def shutdown(self) -> None:
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
+        if self._inner is not None:
+            self._inner.shutdown()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
