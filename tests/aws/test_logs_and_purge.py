@@ -124,3 +124,23 @@ def test_retained_storage_is_found_for_adoption(moto: MotoServer, make_job: Call
     aws.client("s3", region="us-east-1").create_bucket(Bucket=names.bucket_name(job.job_id))
     aws.client("logs", region="us-east-1").create_log_group(logGroupName=names.log_group_name(job.job_id))
     assert existing_storage(job, None) == Existing(bucket=True, log_group=True, account_id=account)
+
+
+def test_a_multi_node_jobs_output_is_read_per_node(logs: Any, make_job: Callable[..., CompiledJob], moto: MotoServer) -> None:
+    """Rank 0's streams are the job's output; node 1's (`node1-output-*`, or its S3 copy) are read apart."""
+    job = make_job(job_id="logs-test-abc123", name="logs-test")
+    record = record_for(job)
+    now = int(time.time() * 1000)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="node1-output-i-2")
+    _put(logs, "output-i-1", ["rank 0 line"], now - 2000)
+    _put(logs, "node1-output-i-2", ["rank 1 line"], now - 1000)
+    target = AwsTarget()
+    assert target.read_log(record, 0) == (b"rank 0 line\n", 12)
+    assert target.read_log(record, 0, node=1) == (b"rank 1 line\n", 12)
+    s3 = aws.client("s3", region="us-east-1")
+    s3.create_bucket(Bucket="trainctl-logs-test")
+    s3.put_object(Bucket="trainctl-logs-test", Key="nodes/2/output.log", Body=b"rank 2 copy\n")
+    reader = LogReader(
+        logs, GROUP, s3=s3, bucket="trainctl-logs-test", stream_prefix=names.node_stream_prefix(2), s3_key="nodes/2/output.log"
+    )
+    assert reader.read(0) == (b"rank 2 copy\n", 12)

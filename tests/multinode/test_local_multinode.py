@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from orchestrator.agent.procs import scan, session_members
+from orchestrator.testing import json_contract
 from orchestrator.testing.harness import Trainctl, only_job, wait_until
 from orchestrator.testing.inspect import job_processes, live_resources
 
@@ -65,6 +66,14 @@ def _node_worker(job_id: str, rank: int) -> int | None:
         if needle in environ and f"TRAINCTL_NODE_RANK={rank}".encode() in environ:
             return pid
     return None
+
+
+def _checked_json(tc: Trainctl, *args: str) -> dict[str, Any]:
+    """``trainctl *args -o json``, checked against the command's schema in docs/json."""
+    result = tc.run(*args, "--output", "json")
+    assert result.returncode == 0, result.stderr
+    document: dict[str, Any] = json_contract.check_document(args, result.stdout, 0)
+    return document
 
 
 def _assert_nothing_left(tc: Trainctl, job_id: str) -> None:
@@ -128,14 +137,14 @@ def test_cancel_stops_both_nodes(tc: Trainctl, tmp_path: Path, torch_python: str
     wait_until(lambda: _node_worker(job_id, 0) and _node_worker(job_id, 1), timeout=120)
 
     def both_running() -> list[dict[str, Any]] | None:
-        nodes: list[dict[str, Any]] = tc.json("status", job_id).get("nodes") or []
+        nodes: list[dict[str, Any]] = _checked_json(tc, "status", job_id).get("nodes") or []
         return nodes if [(n["rank"], n["state"]) for n in nodes] == [(0, "running"), (1, "running")] else None
 
     nodes = wait_until(both_running, timeout=60)
     assert all(n["heartbeat_age_s"] is not None for n in nodes)
     shown = tc.run("status", job_id)
     assert "NODE" in shown.stdout and "HEARTBEAT AGE S" in shown.stdout
-    top = next(row for row in tc.json("top") if row["job_id"] == job_id)
+    top = next(row for row in _checked_json(tc, "top")["jobs"] if row["job_id"] == job_id)
     assert [node["rank"] for node in top["nodes"]] == [0, 1]
     assert "node 1" in tc.run("top").stdout
     cancelled = tc.run("cancel", job_id, timeout=180)

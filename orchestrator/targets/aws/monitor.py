@@ -127,9 +127,21 @@ class LogReader:
     instance uploads to S3 when the agent ends is read instead.
     """
 
-    def __init__(self, logs: Any, group: str, *, s3: Any = None, bucket: str | None = None, page_size: int = 10000) -> None:
+    def __init__(
+        self,
+        logs: Any,
+        group: str,
+        *,
+        s3: Any = None,
+        bucket: str | None = None,
+        page_size: int = 10000,
+        stream_prefix: str = names.OUTPUT_STREAM_PREFIX,
+        s3_key: str = names.OUTPUT_LOG_KEY,
+    ) -> None:
         self.logs = logs
         self.group = group
+        self.stream_prefix = stream_prefix  # a multi-node job's node K: its own streams and S3 copy
+        self.s3_key = s3_key
         self.s3 = s3
         self.bucket = bucket
         self.page_size = page_size
@@ -168,7 +180,7 @@ class LogReader:
     def _events(self, start: int) -> list[dict[str, Any]]:
         request: dict[str, Any] = {
             "logGroupName": self.group,
-            "logStreamNamePrefix": names.OUTPUT_STREAM_PREFIX,
+            "logStreamNamePrefix": self.stream_prefix,
             "startTime": start,
             "limit": self.page_size,
         }
@@ -177,7 +189,7 @@ class LogReader:
             with aws.calling("reading the job's output (logs FilterLogEvents)", log_group=self.group):
                 while True:
                     page = self.logs.filter_log_events(**request)
-                    prefix = names.OUTPUT_STREAM_PREFIX  # asked for above; checked again (emulators ignore it)
+                    prefix = self.stream_prefix  # asked for above; checked again (emulators ignore it)
                     events += [e for e in page.get("events", []) if str(e.get("logStreamName", prefix)).startswith(prefix)]
                     token = page.get("nextToken")
                     if not token or token == request.get("nextToken"):
@@ -191,7 +203,7 @@ class LogReader:
     def _read_s3(self, offset: int) -> bytes:
         try:
             with aws.calling("reading the job's output (s3 GetObject)", bucket=str(self.bucket)):
-                answer = self.s3.get_object(Bucket=self.bucket, Key=names.OUTPUT_LOG_KEY, Range=f"bytes={offset}-")
+                answer = self.s3.get_object(Bucket=self.bucket, Key=self.s3_key, Range=f"bytes={offset}-")
                 data: bytes = answer["Body"].read()
         except CloudError as e:
             if aws.is_not_found(e) or aws.error_code(e) in ("InvalidRange", "416"):

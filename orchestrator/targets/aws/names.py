@@ -9,6 +9,13 @@ AGENT_PREFIX = "agent"
 OUTPUT_STREAM_PREFIX = "output-"
 AGENT_STREAM_PREFIX = "agent-"
 OUTPUT_LOG_KEY = "logs/output.log"
+
+
+def node_stream_prefix(rank: int) -> str:
+    """The CloudWatch stream prefix of node ``rank``'s output (rank 0's is the job's; bootstrap.sh names node K's)."""
+    return OUTPUT_STREAM_PREFIX if rank == 0 else f"node{rank}-{OUTPUT_STREAM_PREFIX}"
+
+
 BOOTSTRAP_LOG_KEY = "logs/bootstrap.log"
 LOG_RETENTION_DAYS = 30
 NONCURRENT_VERSION_DAYS = 7

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orchestrator.compile import CompiledJob
-from orchestrator.errors import InternalError, InvalidInputError, TransientCloudError
+from orchestrator.errors import InternalError, TransientCloudError
 from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets.aws import names
@@ -30,7 +30,7 @@ class AwsTarget:
     name = "aws"
 
     def __init__(self) -> None:
-        self._readers: dict[str, Any] = {}
+        self._readers: dict[tuple[str, int], Any] = {}  # (job id, node rank) -> its log reader
 
     def preflight(self, loaded: LoadedSpec, *, region: str | None, offline: bool) -> Preflight:
         """Root volume, zones offering the type, vCPU quotas: see ``preflight.py``. ``region``: the job's
@@ -86,18 +86,21 @@ class AwsTarget:
 
     def read_log(self, record: JobRecord, offset: int, *, node: int = 0) -> tuple[bytes, int]:
         """Output from CloudWatch Logs (or the S3 copy); a transient failure returns nothing new."""
+        from orchestrator.agent.layout import node_output_key
         from orchestrator.targets.aws.monitor import LogReader
 
-        if node:
-            raise InvalidInputError(
-                f"the output of node {node} is not kept apart on target aws yet", hint="`trainctl logs JOB` shows rank 0's"
-            )
-
-        reader = self._readers.get(record.job_id)
+        reader = self._readers.get((record.job_id, node))
         if reader is None:  # polled: no retry in place, botocore's own small budget (the next poll is the retry)
             logs, s3 = self._client("logs", record, polled=True), self._client("s3", record, polled=True)
-            reader = LogReader(logs, _log_group(record), s3=s3, bucket=_bucket(record))
-            self._readers[record.job_id] = reader
+            reader = LogReader(
+                logs,
+                _log_group(record),
+                s3=s3,
+                bucket=_bucket(record),
+                stream_prefix=names.node_stream_prefix(node),
+                s3_key=node_output_key(node),
+            )
+            self._readers[(record.job_id, node)] = reader
         try:
             data, end = reader.read(offset)
         except TransientCloudError:
