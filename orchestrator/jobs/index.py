@@ -47,6 +47,7 @@ class Ledger:
     def __init__(self, store: BackendStore, cache: Path | None = None) -> None:
         self.store = store
         self.cache = cache
+        self._versions: dict[str, str] = {}  # job id -> the version of its record this ledger last read
 
     @classmethod
     def of(cls, settings: Settings) -> Ledger:
@@ -65,16 +66,33 @@ class Ledger:
 
     def save(self, record: JobRecord) -> None:
         """Write ``record`` whole; a traced command stamps it with its trace id (``status`` shows it)."""
-        trace_id = tracing.trace_id()
-        if trace_id is not None and record.trace_id != trace_id:
-            record = record.model_copy(update={"trace_id": trace_id})
-        self.store.write(record_key(record.job_id), record.model_dump_json(indent=1).encode())
+        self._versions.pop(record.job_id, None)
+        self.store.write(record_key(record.job_id), _document(record))
+
+    def save_if_unchanged(self, record: JobRecord) -> JobRecord:
+        """Write ``record`` only if its stored record is still the one this ledger read; return what is stored.
+
+        For updates made from what a reader saw (`ls` folding a run's end into a record): when someone else
+        changed the job meanwhile (a teammate's `cancel`, the watcher's teardown), theirs stays and is returned.
+        A record this ledger never read is written as ``save`` does.
+        """
+        version = self._versions.pop(record.job_id, None)
+        if version is None:
+            self.save(record)
+            return record
+        if self.store.write_if(record_key(record.job_id), _document(record), version=version):
+            return record
+        return self.load(record.job_id) or record
 
     def load(self, job_id: str) -> JobRecord | None:
         if not _plain_id(job_id):
             return None
-        data = self.store.read(record_key(job_id))
-        return None if data is None else JobRecord.model_validate_json(data)
+        found = self.store.read_versioned(record_key(job_id))
+        if found is None:
+            return None
+        record = JobRecord.model_validate_json(found.data)
+        self._versions[job_id] = found.version
+        return record
 
     def delete(self, job_id: str) -> None:
         self.store.delete(record_key(job_id))
@@ -107,12 +125,17 @@ class Ledger:
 
     def documents(self) -> list[dict[str, Any]]:
         """Every record as a plain document (unreadable objects skipped)."""
+        listing = self.listing()
+        fetched = self.fetch(listing)
         docs = []
-        for data in self.fetch(self.listing()).values():
+        for info in listing:
+            if info.key not in fetched:
+                continue
             with contextlib.suppress(ValueError):
-                doc = json.loads(data)
+                doc = json.loads(fetched[info.key])
                 if isinstance(doc, dict):
                     docs.append(doc)
+                    self._versions[info.key[len(INDEX_PREFIX) : -len(".json")]] = info.version
         return docs
 
     def all(self) -> list[JobRecord]:
@@ -158,6 +181,14 @@ class Ledger:
             with ThreadPoolExecutor(max_workers=min(_FETCH_THREADS, len(missing))) as pool:
                 pairs = list(pool.map(one, missing))
         return {key: data for key, data in pairs if data is not None}
+
+
+def _document(record: JobRecord) -> bytes:
+    """The stored form of ``record``, stamped with the running command's trace id when it is traced."""
+    trace_id = tracing.trace_id()
+    if trace_id is not None and record.trace_id != trace_id:
+        record = record.model_copy(update={"trace_id": trace_id})
+    return record.model_dump_json(indent=1).encode()
 
 
 def migrate_legacy_records(home: Path, store: FileStore) -> int:

@@ -37,7 +37,9 @@ def current(rt: Runtime, record: JobRecord) -> JobRecord:
             return record
         if seen.state != RunState.GONE:
             record = record.model_copy(update={"state": JobState.RUNNING, "started_at": record.started_at or seen.started_at})
-            rt.ledger.save(record)
+            record = rt.ledger.save_if_unchanged(record)  # a teammate's change made meanwhile wins
+            if record.state != JobState.RUNNING:
+                return record
     elif record.state != JobState.RUNNING:
         return record
     seen = get_target(record.target).observe(record)
@@ -55,8 +57,7 @@ def current(rt: Runtime, record: JobRecord) -> JobRecord:
             "metrics": seen.metrics or record.metrics,
         }
     )
-    rt.ledger.save(updated)
-    return updated
+    return rt.ledger.save_if_unchanged(updated)
 
 
 def job_status(rt: Runtime, ref: str) -> dict[str, Any]:

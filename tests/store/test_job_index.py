@@ -193,3 +193,36 @@ def test_ls_mine_without_an_identity_is_invalid_input(cli, trainctl_home: Path, 
     assert code == 2 and "TRAINCTL_OWNER" in json.dumps(error)
     code, _ = _ls(cli, trainctl_home, monkeypatch, "--mine", "--owner", "x@example.com", owner="me@example.com")
     assert code == 2
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_an_update_from_a_stale_read_never_overwrites_a_teammates_change(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Bob's ls read a running job; Alice cancels it; Bob's fold of what he saw keeps Alice's record and returns it."""
+    url = request.getfixturevalue("team_url") if kind == "s3" else f"file://{tmp_path / 'shared-state'}"
+    alice, bob = _ledger(tmp_path / "alice", url), _ledger(tmp_path / "bob", url)
+    running = _record("run-aaaaaa").model_copy(update={"state": JobState.RUNNING, "torn_down": False})
+    alice.save(running)
+    [seen] = bob.all()
+    alice.save(alice.resolve("run-aaaaaa").model_copy(update={"state": JobState.CANCELLED, "torn_down": True}))
+    kept = bob.save_if_unchanged(seen.model_copy(update={"state": JobState.INTERRUPTED}))
+    assert kept.state == JobState.CANCELLED
+    stored = alice.load("run-aaaaaa")
+    assert stored is not None and stored.state == JobState.CANCELLED
+    [again] = bob.all()  # read anew: now Bob's update applies
+    assert bob.save_if_unchanged(again.model_copy(update={"reason": "seen by bob"})).reason == "seen by bob"
+    reread = alice.load("run-aaaaaa")
+    assert reread is not None and reread.reason == "seen by bob"
+
+
+def test_status_and_cost_read_the_same_index(cli, team_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From Bob's home, `status` shows Alice's job and `cost --by owner` counts its recorded cost."""
+    _ledger(tmp_path / "alice", team_url).save(_record("resnet-a1b2c3").model_copy(update={"cost_usd": 2.5}))
+    monkeypatch.setenv("TRAINCTL_BACKEND_URL", team_url)
+    monkeypatch.setenv("TRAINCTL_HOME", str(tmp_path / "bob"))
+    get_settings.cache_clear()
+    status = json.loads(cli("status", "resnet-a1b2c3", "-o", "json").stdout)
+    assert (status["owner"], status["state"], status["cost_usd"]) == ("alice@example.com", "succeeded", 2.5)
+    cost = json.loads(cli("cost", "--by", "owner", "-o", "json").stdout)
+    assert [(g["group"], g["cost_usd"], g["jobs"]) for g in cost["groups"]] == [("alice@example.com", 2.5, 1)]
