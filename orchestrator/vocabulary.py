@@ -107,9 +107,10 @@ def job_lock_key(job_id: str) -> str:
     return job_id
 
 
-def name_lock_key(name: str) -> str:
-    """The lock `up` takes on a job name while it picks the job to resume or creates one."""
-    return f"name-{name}"
+def name_lock_key(name: str, point: str | None = None) -> str:
+    """The lock `up` takes on a job name while it picks the job to resume or creates one; the jobs of a
+    sweep's points (``point``: ``SweepMember.point_digest``) each have their own, so points launch at once."""
+    return f"name-{name}" if point is None else f"name-{name}-{point}"
 
 
 def sweep_lock_key(sweep_id: str) -> str:

@@ -13,7 +13,7 @@ from orchestrator.gc.findings import Finding, StackFacts
 from orchestrator.jobs.backend import BACKEND_VAR
 from orchestrator.jobs.locks import is_locked
 from orchestrator.jobs.records import JobRecord
-from orchestrator.vocabulary import Tag, job_lock_key, name_lock_key, watch_lock_key
+from orchestrator.vocabulary import Tag, job_lock_key, watch_lock_key
 
 MARKER = ".trainctl-job.json"
 HOME_VAR = "TRAINCTL_JOB_HOME"
@@ -138,7 +138,7 @@ def _agents(facts: StackFacts) -> list[tuple[int, int | None]]:
 def _busy(home: Path, job_id: str, records: dict[str, JobRecord]) -> bool:
     """A trainctl operation holds the job: what it does is not a leak."""
     record = records.get(job_id)
-    keys = [job_lock_key(job_id)] + ([name_lock_key(record.name)] if record else [])
+    keys = [job_lock_key(job_id)] + ([record.name_lock] if record else [])
     return any(is_locked(home, key) for key in keys) or bool(procs.engine_processes(job_id))
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from orchestrator.errors import InvalidInputError
 from orchestrator.region import decide_region
-from orchestrator.vocabulary import JobState
+from orchestrator.vocabulary import JobState, name_lock_key
 
 if TYPE_CHECKING:
     from orchestrator.spec.models import JobSpec
@@ -53,6 +53,14 @@ class SweepMember(BaseModel):
 
     sweep_id: str
     params: dict[str, str]  # spec field path -> the value as given on the command line (``env.LR`` -> ``0.1``)
+
+    @property
+    def point_digest(self) -> str:
+        """A short name of the point (sweep and values), for the lock `up` takes while it picks the job."""
+        import hashlib
+
+        document = json.dumps([self.sweep_id, sorted(self.params.items())])
+        return hashlib.sha256(document.encode()).hexdigest()[:12]
 
 
 class JobRecord(BaseModel):
@@ -131,6 +139,11 @@ class JobRecord(BaseModel):
         end = self.ended_at if self.ended_at is not None else now
         closed = (self.started_at, max(self.started_at, end), self.hourly_usd)
         return self.model_copy(update={"past_runs": [*self.past_runs, closed], "started_at": None, "ended_at": None})
+
+    @property
+    def name_lock(self) -> str:
+        """The key of the lock `up` holds on this job's name (its sweep point's own, for a sweep's job)."""
+        return name_lock_key(self.name, self.sweep.point_digest if self.sweep else None)
 
     def summary(self, now: float | None = None) -> dict[str, Any]:
         """The row `ls`/`status --output json` print."""

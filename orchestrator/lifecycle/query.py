@@ -16,7 +16,7 @@ from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.targets import get_target
 from orchestrator.targets.base import LogFollower, Target, node_count
-from orchestrator.vocabulary import ACTIVE_STATES, RUN_ALIVE, RUN_OUTCOMES, JobState, RunState, job_lock_key, name_lock_key
+from orchestrator.vocabulary import ACTIVE_STATES, RUN_ALIVE, RUN_OUTCOMES, JobState, RunState, job_lock_key
 
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
@@ -30,7 +30,7 @@ def current(rt: Runtime, record: JobRecord) -> JobRecord:
     reads ``provisioning``, and ``interrupted`` once that has lasted ``agent_start_timeout_s``.
     """
     if record.state == JobState.PROVISIONING:
-        if is_locked(rt.settings.home, job_lock_key(record.job_id)) or is_locked(rt.settings.home, name_lock_key(record.name)):
+        if is_locked(rt.settings.home, job_lock_key(record.job_id)) or is_locked(rt.settings.home, record.name_lock):
             return record
         seen = get_target(record.target).observe(record)
         if seen.state == RunState.PROVISIONING:

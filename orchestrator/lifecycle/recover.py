@@ -19,7 +19,7 @@ from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.teardown import TEARDOWN_LOCK_WAIT_S, teardown_job
 from orchestrator.logs import bind_job
-from orchestrator.vocabulary import JobState, LockOp, job_lock_key, name_lock_key
+from orchestrator.vocabulary import JobState, LockOp, job_lock_key
 
 if TYPE_CHECKING:
     from orchestrator.engine.jobstack import JobStack
@@ -42,7 +42,7 @@ def recover_job(
     bind_job(job_id, target=record.target, team=record.team)
     holder = lock_holder(rt.settings.home, job_id)
     tearing_down = holder is not None and holder.get("operation") == LockOp.TEAR_DOWN
-    for key in (job_lock_key(job_id), name_lock_key(record.name)):
+    for key in (job_lock_key(job_id), record.name_lock):
         if is_locked(rt.settings.home, key) and not (key == job_id and tearing_down):
             raise ConflictError(
                 f"cannot recover {job_id}: a live trainctl process is operating on it",

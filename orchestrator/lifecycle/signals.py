@@ -51,13 +51,6 @@ class GracefulStop:
             if self._on_second:
                 self._on_second(signum)
 
-    def note(self, signum: int) -> None:
-        """Count a signal that a nested handler received in our place (an operation run inside this one)."""
-        self.count = max(self.count, 1)
-        if self.signum is None:
-            self.signum = signum
-        self.event.set()
-
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``; True when a stop was requested meanwhile."""
         return self.event.wait(seconds)

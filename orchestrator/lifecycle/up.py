@@ -7,6 +7,7 @@ and resumes from its newest checkpoint; a running one is left alone); otherwise 
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -46,14 +47,17 @@ def up_job(
     output: BinaryIO | None = None,
     policy_config: Path | None = None,
     sweep: SweepMember | None = None,
+    stop: GracefulStop | None = None,
 ) -> UpOutcome:
     """Allocate and run the job of ``loaded``; see the module docstring for resume rules.
 
-    ``sweep``: the job is that point of a sweep (`trainctl sweep`): it resumes only that point's job."""
+    ``sweep``: the job is that point of a sweep (`trainctl sweep`): it resumes only that point's job.
+    ``stop``: the signal handling of a caller that runs several `up` at once in threads (the signal
+    handlers belong to the main thread); by default `up` installs its own."""
     spec = loaded.spec
     target = get_target(spec.target)
-    with graceful_stop() as stop:
-        with job_lock(rt.settings.home, name_lock_key(spec.name), LockOp.UP):
+    with graceful_stop() if stop is None else nullcontext(stop) as stop:
+        with job_lock(rt.settings.home, name_lock_key(spec.name, sweep.point_digest if sweep else None), LockOp.UP):
             existing = None if new else rt.ledger.newest_unfinished(spec.name, sweep)
             if existing is not None:
                 _settle(rt, existing.job_id)

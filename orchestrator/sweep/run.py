@@ -2,20 +2,25 @@
 
 Each point is launched through the lifecycle's `up` with the point as the job's sweep membership, so
 each job is its own stack tagged ``trainctl:sweep-id``, followed by its own watcher, and torn down
-when its run ends; this process only decides when to launch the next. A job holds its slot until it
-is torn down. One process runs a sweep at a time (the sweep's lock: a second one exits 4).
+when its run ends. Launches run in worker threads (an allocation keeps an engine busy for seconds),
+each point under its own name lock; this process decides when to launch the next. A job holds its
+slot from its launch until it is torn down. One process runs a sweep at a time (the sweep's lock: a
+second one exits 4).
 
 Resuming: a point whose newest job succeeded or failed is finished and not run again; a point whose
 job was interrupted resumes that job (from its newest checkpoint), any other point starts a job.
 
-A signal stops launching; running jobs save a checkpoint and are torn down, recorded ``interrupted``
-(so running the sweep again resumes them), and the sweep ends with 130 (143) once none of their
-processes is left. A second signal cuts the waiting short (`trainctl recover JOB` finishes it).
+A signal stops launching (it reaches the engines of the launches under way, whose jobs are torn down
+and recorded ``interrupted``); running jobs save a checkpoint and are torn down, recorded
+``interrupted`` too (so running the sweep again resumes them), and the sweep ends with 130 (143) once
+none of their processes is left. A second signal cuts the waiting short (`trainctl recover JOB`
+finishes what is left).
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,63 +61,78 @@ def point_jobs(rt: Runtime, sweep_id: str) -> dict[str, JobRecord]:
 
 
 def run_sweep(rt: Runtime, grid: Grid, *, max_parallel: int, say: Say, policy_config: Path | None = None) -> SweepProgress:
-    """Run every unfinished point of ``grid`` to its end, at most ``max_parallel`` jobs at once."""
+    """Run every unfinished point of ``grid`` to its end, at most ``max_parallel`` jobs at once.
+
+    Jobs are launched from worker threads (allocation takes the engine seconds per job); the main thread
+    keeps the signal handlers and the count, and a signal reaches the engines of every launch under way."""
     progress = SweepProgress()
-    with job_lock(rt.settings.home, sweep_lock_key(grid.sweep_id), LockOp.SWEEP), graceful_stop() as stop:
-        known = point_jobs(rt, grid.sweep_id)
-        pending: list[Point] = []
-        for point in grid.points:
-            record = known.get(point.key)
-            if record is not None:
-                progress.jobs[point.key] = record.job_id
-            if record is not None and record.state in FINISHED:
-                progress.resumed_finished.append(point.key)
-            else:
-                pending.append(point)
-        if progress.resumed_finished:
-            say(f"sweep {grid.sweep_id}: {len(progress.resumed_finished)} of {len(grid.points)} points already finished")
+    home = rt.settings.home
+    with job_lock(home, sweep_lock_key(grid.sweep_id), LockOp.SWEEP), graceful_stop() as stop:
+        pending = _pending(rt, grid, progress, say)
+        rt.workspace  # noqa: B018 - find the engine once, before the launching threads need it
         active: list[str] = []
-        try:
-            while (pending or active) and not stop.stop_requested:
-                active = [job_id for job_id in active if not _settled(rt, job_id, say)]
-                while pending and len(active) < max_parallel and not stop.stop_requested:
-                    job_id = _launch(rt, grid, pending.pop(0), stop, say, policy_config)
-                    if job_id is not None:
-                        progress.launched.append(job_id)
-                        progress.jobs[_key_of(rt, job_id)] = job_id
-                        active.append(job_id)
-                if active:
+        launching: dict[Future[str | None], Point] = {}
+        with ThreadPoolExecutor(max_workers=max_parallel, thread_name_prefix="sweep-launch") as pool:
+            try:
+                while (pending or active or launching) and not stop.stop_requested:
+                    active += _launched(launching, progress, rt, wait=False)
+                    active = [job_id for job_id in active if not _settled(rt, job_id, say)]
+                    while pending and len(active) + len(launching) < max_parallel and not stop.stop_requested:
+                        point = pending.pop(0)
+                        launching[pool.submit(_launch, rt, grid, point, stop, say, policy_config)] = point
                     stop.wait(rt.settings.poll_interval_s)
-        finally:
-            if stop.stop_requested:
-                _stop_running(rt, active, stop, say)
+            finally:
+                active += _launched(launching, progress, rt, wait=True)
+                if stop.stop_requested:
+                    _stop_running(rt, active, stop, say)
         _wait_for_processes(rt, progress.launched, stop)
         if stop.stop_requested:
             raise stopped(stop)
     return progress
 
 
+def _pending(rt: Runtime, grid: Grid, progress: SweepProgress, say: Say) -> list[Point]:
+    """The points still to run, in grid order; the finished ones are noted in ``progress``."""
+    known = point_jobs(rt, grid.sweep_id)
+    pending: list[Point] = []
+    for point in grid.points:
+        record = known.get(point.key)
+        if record is not None:
+            progress.jobs[point.key] = record.job_id
+        if record is not None and record.state in FINISHED:
+            progress.resumed_finished.append(point.key)
+        else:
+            pending.append(point)
+    if progress.resumed_finished:
+        say(f"sweep {grid.sweep_id}: {len(progress.resumed_finished)} of {len(grid.points)} points already finished")
+    return pending
+
+
+def _launched(launching: dict[Future[str | None], Point], progress: SweepProgress, rt: Runtime, *, wait: bool) -> list[str]:
+    """The job ids of the launches that are over (all of them with ``wait``), removed from ``launching``."""
+    started: list[str] = []
+    for future in [f for f in launching if wait or f.done()]:
+        point = launching.pop(future)
+        job_id = future.result()  # _launch reports trainctl's errors itself; anything else is a bug
+        if job_id is not None:
+            progress.launched.append(job_id)
+            progress.jobs[point.key] = job_id
+            started.append(job_id)
+    return started
+
+
 def _launch(rt: Runtime, grid: Grid, point: Point, stop: GracefulStop, say: Say, policy_config: Path | None) -> str | None:
     """Start (or resume) the job of ``point`` detached; its job id, or None when it could not start.
 
-    A point refused by a policy, or whose launch failed, is reported and the sweep goes on; a signal
-    during the launch (handled by `up` itself) is noted as the sweep's own."""
+    A point refused by a policy, or whose launch failed, is reported and the sweep goes on; a launch
+    cut short by a signal has torn its job down (recorded interrupted) itself."""
     from orchestrator.lifecycle.up import up_job
 
     member = SweepMember(sweep_id=grid.sweep_id, params=point.params)
     say(f"point {point.index + 1}/{len(grid.points)}: {point.label()}")
     try:
-        outcome = up_job(
-            rt,
-            point.loaded,
-            detach=True,
-            new=False,
-            say=say,
-            policy_config=policy_config,
-            sweep=member,
-        )
-    except InterruptedBySignal as e:
-        stop.note(15 if e.exit_code == 143 else 2)
+        outcome = up_job(rt, point.loaded, detach=True, new=False, say=say, policy_config=policy_config, sweep=member, stop=stop)
+    except InterruptedBySignal:
         return None
     except PolicyViolationError as e:
         say(f"point {point.label()} blocked by policy: {e.message}")
@@ -122,13 +142,6 @@ def _launch(rt: Runtime, grid: Grid, point: Point, stop: GracefulStop, say: Say,
         say(f"point {point.label()} could not start: {e.message}")
         return None
     return outcome.record.job_id
-
-
-def _key_of(rt: Runtime, job_id: str) -> str:
-    from orchestrator.sweep.grid import point_key
-
-    record = rt.ledger.load(job_id)
-    return point_key(record.sweep.params) if record is not None and record.sweep is not None else job_id
 
 
 def _settled(rt: Runtime, job_id: str, say: Say) -> bool:
