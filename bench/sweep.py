@@ -132,9 +132,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep each run's TRAINCTL_HOME")
     args = parser.parse_args()
     print(f"{args.points}-point sweep, each job `sleep {args.run_seconds:g}` on the local target, {os.cpu_count()} cores")
-    print(
-        f"{'max-parallel':>12} {'wall s':>8} {'speed-up':>9} {'peak RSS MB':>12} {'peak procs':>11} {'alloc s/job':>12} {'runs at once':>13}"
-    )
+    columns = (("max-parallel", 12), ("wall s", 8), ("speed-up", 9), ("peak RSS MB", 12), ("peak procs", 11))
+    print(" ".join(title.rjust(width) for title, width in (*columns, ("alloc s/job", 12), ("runs at once", 13))))
     base = None
     for parallel in args.parallel:
         result = run_one(parallel, args.points, args.run_seconds, args.keep)

@@ -102,3 +102,17 @@ def test_point_key_ignores_order() -> None:
     from orchestrator.sweep.grid import point_key
 
     assert point_key({"a": "1", "b": "2"}) == point_key({"b": "2", "a": "1"})
+
+
+def test_the_example_sweep_builds_from_its_documented_command() -> None:
+    """examples/sweep/job.yaml and the --param line its header documents give six valid points."""
+    import shlex
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "sweep" / "job.yaml"
+    command = next(line for line in example.read_text().splitlines() if "trainctl sweep" in line)
+    argv = shlex.split(command.lstrip("# "))
+    params = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--param"]
+    grid = build_grid(load_spec(example), params)
+    assert len(grid.points) == 6
+    assert "--objective" in argv and argv[argv.index("--objective") + 1] == "loss:min"
+    assert all(p.loaded.workdir.name == "quickstart" and (p.loaded.workdir / "train.py").is_file() for p in grid.points)
