@@ -113,3 +113,43 @@ def test_sigint_stops_cleanly_and_rerun_completes_only_the_missing_points(tc: Tr
     assert set(interrupted) <= {r["job_id"] for r in rows}  # an interrupted point resumed its own job
     assert len(tc.jobs()) == 6
     assert _nothing_left(tc, [r["job_id"] for r in rows]) == []
+
+
+def test_a_failed_point_is_exit_6_and_finished(tc: Trainctl, make_job) -> None:
+    """A point whose run fails makes the sweep exit 6 after its summary; running the sweep again does not rerun it."""
+    spec = make_job(name="sweep-fail", steps=4, step_s=0.1)
+    args = ["sweep", str(spec), "--param", "env.FAIL_AT=0,2", "--max-parallel", "2", "-o", "json"]
+    first = tc.run(*args, timeout=300)
+    assert first.returncode == 6, first.stderr
+    rows = {r["params"]["env.FAIL_AT"]: r for r in json.loads(first.stdout)["jobs"]}
+    assert (rows["0"]["state"], rows["2"]["state"]) == ("succeeded", "failed")
+    assert "1 of 2 points of sweep" in first.stderr and "failed: 1" in first.stderr
+    again = tc.run(*args, timeout=120)
+    assert again.returncode == 6, again.stderr
+    assert "2 of 2 points already finished" in again.stderr
+    assert {r["job_id"] for r in json.loads(again.stdout)["jobs"]} == {r["job_id"] for r in rows.values()}
+    assert len(tc.jobs()) == 2
+
+
+def test_detached_sweep_then_cancel_and_down_the_whole_sweep(tc: Trainctl, make_job) -> None:
+    """--detach returns with the sweep id; cancel --sweep stops its runner and jobs; down --sweep --purge deletes artifacts."""
+    spec = make_job(name="sweep-bg", steps=400, step_s=0.1)  # 40 s: still running when cancelled
+    started = tc.run("sweep", str(spec), "--param", "env.POINT=1,2,3", "--max-parallel", "2", "--detach", "-o", "json")
+    assert started.returncode == 0, started.stderr
+    head = json.loads(started.stdout)
+    sweep_id = head["sweep_id"]
+    assert head["outcome"] == "started" and Path(head["log"]).name == f"{sweep_id}.sweep.log"
+    wait_until(lambda: sum(j["state"] == "running" for j in tc.jobs()) == 2, timeout=120, interval=0.2)
+    busy = tc.run("sweep", str(spec), "--param", "env.POINT=1,2,3", "--max-parallel", "2", "--detach")
+    assert busy.returncode == 4, busy.stderr  # one process runs a sweep at a time
+    assert sorted(j["state"] for j in tc.json("ls", "--sweep", sweep_id)) == ["running", "running"]
+    cancelled = tc.run("cancel", "--sweep", sweep_id, "-o", "json", timeout=240)
+    assert cancelled.returncode == 0, cancelled.stderr
+    jobs = json.loads(cancelled.stdout)["jobs"]
+    assert len(jobs) == 2 and all(j["state"] in ("interrupted", "cancelled") for j in jobs), jobs
+    assert not is_locked(tc.home, f"sweep-{sweep_id}")
+    assert _nothing_left(tc, [j["job_id"] for j in jobs]) == []
+    assert len(tc.jobs()) == 2  # the third point was never launched
+    down = tc.run("down", "--sweep", sweep_id, "--purge", "--yes", "-o", "json")
+    assert down.returncode == 0, down.stderr
+    assert all(not (tc.home / "artifacts" / j["job_id"]).exists() for j in jobs)
