@@ -58,6 +58,7 @@ class SweepMember(BaseModel):
     def point_digest(self) -> str:
         """A short name of the point (sweep and values), for the lock `up` takes while it picks the job."""
         import hashlib
+        import json
 
         document = json.dumps([self.sweep_id, sorted(self.params.items())])
         return hashlib.sha256(document.encode()).hexdigest()[:12]
