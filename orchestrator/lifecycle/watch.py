@@ -51,24 +51,32 @@ def spawn_watcher(rt: Runtime, job_id: str, policy_config: Path | None, *, secre
     return log_path
 
 
-def stop_watcher(rt: Runtime, job_id: str) -> bool:
+def watcher_pids(job_id: str) -> list[int]:
+    """Live `trainctl watch JOB` processes of ``job_id`` (found by the command line `spawn_watcher` gives them,
+    so also one that has not taken its lock yet)."""
+    from orchestrator.agent.procs import is_alive, scan
+
+    wanted = [b"-m", b"orchestrator", b"watch", job_id.encode()]
+    me = os.getpid()
+    return [pid for pid, argv in scan("cmdline") if argv[1:5] == wanted and pid != me and is_alive(pid)]
+
+
+def stop_watcher(rt: Runtime, job_id: str) -> list[int]:
     """Once the job is torn down its watcher has nothing left to do: SIGTERM it now rather than let it notice
-    at its next look (up to ``watch_interval_s`` later). True when a watcher was signalled; never while the
-    job is still up (a watcher stopped mid-teardown would cut its engine short)."""
+    at its next look (up to ``watch_interval_s`` later). The pids signalled; none while the job is still up
+    (a watcher stopped mid-teardown would cut its engine short)."""
     import signal
 
-    from orchestrator.agent.procs import is_alive
-    from orchestrator.jobs.locks import lock_holder
-
     record = rt.ledger.load(job_id)
-    holder = lock_holder(rt.settings.home, watch_lock_key(job_id))
-    if record is None or not record.torn_down or not holder:
-        return False
-    pid, ticks = holder.get("pid"), holder.get("start_ticks")
-    if not isinstance(pid, int) or pid == os.getpid() or not is_alive(pid, ticks if isinstance(ticks, int) else None):
-        return False
-    os.kill(pid, signal.SIGTERM)
-    return True
+    if record is None or not record.torn_down:
+        return []
+    pids = watcher_pids(job_id)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    return pids
 
 
 def watch_job(rt: Runtime, job_id: str, policy_config: Path | None = None) -> JobRecord | None:

@@ -31,7 +31,7 @@ from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.query import current
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.stopping import Say, graceful_stop, stopped, teardown_after_stop
-from orchestrator.lifecycle.watch import stop_watcher
+from orchestrator.lifecycle.watch import stop_watcher, watcher_pids
 from orchestrator.logs import get_logger
 from orchestrator.sweep.grid import Grid, Point
 from orchestrator.vocabulary import ACTIVE_STATES, JobState, LockOp, job_lock_key, sweep_lock_key, watch_lock_key
@@ -187,10 +187,9 @@ def _wait_for_processes(rt: Runtime, job_ids: list[str], stop: GracefulStop) -> 
     from orchestrator.agent.procs import processes_with_env
 
     def left(job_id: str) -> bool:
-        if is_locked(rt.settings.home, watch_lock_key(job_id)):
-            stop_watcher(rt, job_id)  # torn down: its watcher need not wait for its next look
+        if stop_watcher(rt, job_id):  # torn down: its watcher need not wait for its next look
             return True
-        return bool(processes_with_env("TRAINCTL_JOB_ID", job_id))
+        return bool(watcher_pids(job_id) or processes_with_env("TRAINCTL_JOB_ID", job_id))
 
     deadline = time.monotonic() + PROCESS_WAIT_S
     waiting = list(job_ids)
