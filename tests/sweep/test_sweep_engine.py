@@ -142,7 +142,7 @@ def test_detached_sweep_then_cancel_and_down_the_whole_sweep(tc: Trainctl, make_
     wait_until(lambda: sum(j["state"] == "running" for j in tc.jobs()) == 2, timeout=120, interval=0.2)
     busy = tc.run("sweep", str(spec), "--param", "env.POINT=1,2,3", "--max-parallel", "2", "--detach")
     assert busy.returncode == 4, busy.stderr  # one process runs a sweep at a time
-    assert sorted(j["state"] for j in tc.json("ls", "--sweep", sweep_id)) == ["running", "running"]
+    assert sorted(j["state"] for j in tc.json("ls", "--sweep", sweep_id)["jobs"]) == ["running", "running"]
     cancelled = tc.run("cancel", "--sweep", sweep_id, "-o", "json", timeout=240)
     assert cancelled.returncode == 0, cancelled.stderr
     jobs = json.loads(cancelled.stdout)["jobs"]
