@@ -101,3 +101,15 @@ def test_a_group_that_finished_is_not_relaunched(group: Group) -> None:
     seen = AwsTarget().observe(group.record)
     assert seen.state == "succeeded"
     assert AwsTarget().relaunch_decision(group.record).action == "none"
+
+
+def test_status_shows_every_node(group: Group) -> None:
+    """The observation carries each node's own view in rank order: its status, or its instance's end."""
+    group.status("running")
+    body = {"job_id": group.job_id, "state": "running", "updated_at": time.time(), "started_at": time.time()}
+    group.s3.put_object(Bucket=group.bucket, Key="nodes/1/status.json", Body=json.dumps(body).encode())
+    interrupt_spot(group.nodes[2])
+    seen = AwsTarget().observe(group.record)
+    assert [view.rank for view in seen.nodes] == [0, 1, 2]
+    assert [view.seen.state for view in seen.nodes] == ["running", "running", "stopped"]
+    assert seen.nodes[2].seen.reason == PREEMPTED

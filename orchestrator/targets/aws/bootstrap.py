@@ -13,7 +13,8 @@ Every node of a multi-node job boots the same script. Its rank, the node count, 
 address (rank 0's is ``MASTER_ADDR``) and the rendezvous port come from the object the launch writes
 to the bucket under the instance's id (``instance.py``); the script waits for it (at most 10 minutes)
 and merges it into the agent's configuration. Node K > 0 uploads its output under its own key
-(``orchestrator/agent/layout.py``) and streams it to CloudWatch as ``node<K>-output-<instance>``.
+(``orchestrator/agent/layout.py``) and streams it to CloudWatch as ``node<K>-output-<instance>``
+(``names.node_stream_prefix``).
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def user_data(job: CompiledJob, *, code_key: str, agent_key: str) -> str:
         "NUM_NODES": str(job.spec.resources.nodes),
         "NODE_PREFIX": names.NODE_CONFIG_PREFIX,
         "AGENT_PACKAGES": " ".join(agent_packages(job)),
+        "NODE_STREAM": names.NODE_OUTPUT_STREAM,
     }
     script = _template()
     for key, value in values.items():

@@ -84,7 +84,7 @@ rank = int(node["node_rank"])
 with open("@ROOT@/node.env", "w") as f:
     f.write(f"OUTPUT_KEY={node_output_key(rank)}\n")
     if rank:
-        f.write(f"OUTPUT_STREAM=node{rank}-@OUTPUT_STREAM@\n")
+        f.write("OUTPUT_STREAM=" + "@NODE_STREAM@".format(rank=rank) + "\n")
 NODE
   . @ROOT@/node.env
 fi

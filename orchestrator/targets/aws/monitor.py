@@ -22,25 +22,27 @@ from dataclasses import replace
 from typing import Any
 
 from orchestrator.agent.checkpoints import stored_checkpoints
+from orchestrator.agent.layout import node_status_key
 from orchestrator.agent.supervisor import STATUS_KEY
 from orchestrator.cloud import aws
 from orchestrator.errors import CloudError
 from orchestrator.targets.aws import names
 from orchestrator.targets.aws.compute import InstanceFacts, job_instances
-from orchestrator.targets.base import Observation, status_fields
+from orchestrator.targets.base import NodeView, Observation, status_fields
 from orchestrator.targets.preemption import PREEMPTED
 from orchestrator.vocabulary import RunState
 
 FINAL = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED})
 
 
-def read_status(s3: Any, bucket: str) -> dict[str, Any] | None:
-    """The agent's ``status.json`` (None before the agent's first heartbeat)."""
+def read_status(s3: Any, bucket: str, key: str = STATUS_KEY) -> dict[str, Any] | None:
+    """The agent's ``status.json`` (None before the agent's first heartbeat); ``key``: another node's."""
     try:
         body = aws.call(
             "reading the job's status (s3 GetObject)",
-            lambda: s3.get_object(Bucket=bucket, Key=STATUS_KEY)["Body"].read(),
+            lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read(),
             bucket=bucket,
+            key=key,
         )
     except CloudError as e:
         if aws.is_not_found(e):
@@ -61,14 +63,28 @@ def current_instance(ec2: Any, job_id: str) -> InstanceFacts | None:
     return candidates[0] if candidates else None
 
 
+def read_node_statuses(s3: Any, bucket: str, nodes: int) -> list[dict[str, Any] | None]:
+    """The statuses of a multi-node job's nodes 1..N-1 (rank 0's is the job's ``status.json``)."""
+    return [read_status(s3, bucket, node_status_key(rank)) for rank in range(1, nodes)]
+
+
 def group_instances(ec2: Any, job_id: str, instance_ids: list[str]) -> list[InstanceFacts | None]:
     """The current group's instances in rank order (None where EC2 no longer lists one)."""
     found = {facts.instance_id: facts for facts in job_instances(ec2, job_id)}
     return [found.get(instance_id) for instance_id in instance_ids]
 
 
-def observe_group(status: dict[str, Any] | None, group: list[InstanceFacts | None]) -> Observation:
-    """A multi-node job's state: rank 0's view (``observe``), where any node's spot interruption is the job's."""
+def observe_group(
+    status: dict[str, Any] | None, group: list[InstanceFacts | None], node_statuses: list[dict[str, Any] | None] | None = None
+) -> Observation:
+    """A multi-node job's state: rank 0's view (``observe``), where any node's spot interruption is the job's.
+    ``node_statuses`` (ranks 1..N-1, when read) give each node's own view (``Observation.nodes``)."""
+    statuses = [status, *(node_statuses or [None] * (len(group) - 1))]
+    views = tuple(NodeView(rank, observe(statuses[rank], facts)) for rank, facts in enumerate(group))
+    return replace(_group_state(status, group), nodes=views)
+
+
+def _group_state(status: dict[str, Any] | None, group: list[InstanceFacts | None]) -> Observation:
     seen = observe(status, group[0])
     preempted = [
         rank for rank, facts in enumerate(group) if facts is not None and facts.reason_code == names.SPOT_INTERRUPTION_CODE
@@ -119,7 +135,8 @@ def newest_checkpoint(store: Any) -> str | None:
 
 
 class LogReader:
-    """The job's output as one byte stream, from CloudWatch Logs (streams ``output-<instance>``).
+    """The job's output as one byte stream, from CloudWatch Logs (streams ``output-<instance>``; node K of
+    a multi-node job: ``node<K>-output-<instance>``, ``rank``).
 
     ``read(offset)`` continues from where the previous read ending at ``offset`` stopped (a cursor of
     timestamp and event ids), so following a log does not re-read it; an unknown offset re-reads and

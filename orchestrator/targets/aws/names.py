@@ -7,13 +7,14 @@ PREFIX = "trainctl"
 CODE_PREFIX = "code"
 AGENT_PREFIX = "agent"
 OUTPUT_STREAM_PREFIX = "output-"
+NODE_OUTPUT_STREAM = "node{rank}-" + OUTPUT_STREAM_PREFIX  # node rank > 0 of a multi-node job (str.format)
 AGENT_STREAM_PREFIX = "agent-"
 OUTPUT_LOG_KEY = "logs/output.log"
 
 
 def node_stream_prefix(rank: int) -> str:
     """The CloudWatch stream prefix of node ``rank``'s output (rank 0's is the job's; bootstrap.sh names node K's)."""
-    return OUTPUT_STREAM_PREFIX if rank == 0 else f"node{rank}-{OUTPUT_STREAM_PREFIX}"
+    return OUTPUT_STREAM_PREFIX if rank == 0 else NODE_OUTPUT_STREAM.format(rank=rank)
 
 
 BOOTSTRAP_LOG_KEY = "logs/bootstrap.log"

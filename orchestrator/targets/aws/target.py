@@ -15,7 +15,7 @@ from orchestrator.jobs.records import JobRecord
 from orchestrator.spec.loader import LoadedSpec
 from orchestrator.targets.aws import names
 from orchestrator.targets.base import Observation, Preflight
-from orchestrator.targets.preemption import PREEMPTED, Decision, decide
+from orchestrator.targets.preemption import NODE_LOST, PREEMPTED, Decision, decide
 from orchestrator.vocabulary import RunState
 
 SUMMARY_KEYS = (
@@ -59,10 +59,11 @@ class AwsTarget:
 
         group = _group(record)
         try:
-            status = monitor.read_status(self._client("s3", record), _bucket(record))
-            ec2 = self._client("ec2", record)
+            s3, ec2 = self._client("s3", record), self._client("ec2", record)
+            status = monitor.read_status(s3, _bucket(record))
             if group:
-                return monitor.observe_group(status, monitor.group_instances(ec2, record.job_id, group))
+                others = monitor.read_node_statuses(s3, _bucket(record), len(group))
+                return monitor.observe_group(status, monitor.group_instances(ec2, record.job_id, group), others)
             instance = monitor.current_instance(ec2, record.job_id)
         except TransientCloudError as e:
             return Observation(state=RunState.RUNNING, reason=f"status unavailable ({e.message}); will ask again")
@@ -80,7 +81,7 @@ class AwsTarget:
         seen = self.observe(record)
         max_preemptions = record.job_spec().restarts.max_preemptions
         newest = None
-        if seen.state == RunState.STOPPED and seen.reason == PREEMPTED:
+        if seen.state == RunState.STOPPED and seen.reason in (PREEMPTED, NODE_LOST):
             newest = monitor.newest_checkpoint(S3Store(f"s3://{_bucket(record)}", client=self._client("s3", record)))
         return decide(seen, preemptions=record.preemptions, max_preemptions=max_preemptions, newest_checkpoint=newest)
 
