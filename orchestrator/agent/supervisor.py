@@ -271,7 +271,7 @@ class Supervisor:
             if span is not None:
                 span.set_attribute("trainctl.exit_code", code)
                 if code != 0:
-                    span.set_attribute("error", True)
+                    tracing.failed(span, f"exit {code}")
             return code
 
     def _supervised(self, command: str, log: IO[bytes], *, resume_from: Path | None) -> int:
@@ -372,8 +372,7 @@ class Supervisor:
             except OSError as e:  # a failed sync is retried at the next interval, never fatal
                 self.status["sync_error"] = str(e)
                 log_event(self.cfg.job_id, "agent.checkpoint_sync.failed", error=str(e))
-                if span is not None:
-                    span.set_attribute("error", True)
+                tracing.failed(span, f"checkpoint sync failed: {e}")
                 return
             seconds = time.monotonic() - started
             journal.record("trainctl_checkpoint_sync_duration_seconds", seconds, job_id=self.cfg.job_id, target=self.cfg.target)

@@ -50,8 +50,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 # Commands that work but are not listed: internal hooks.
 HIDDEN: dict[str, str] = {"finalize": "finalize", "watch": "watch"}
-# Commands that are never traced: they touch no job, and must start fast (no OpenTelemetry import).
-UNTRACED = frozenset({"validate", "schema", "completion"})
+# Commands that are never traced: the fast paths (no OpenTelemetry import), and the live view and the
+# metrics exporter, whose one trace would end only when they are stopped.
+UNTRACED = frozenset({"validate", "schema", "completion", "top", "metrics"})
 
 
 class LazyGroup(click.Group):

@@ -23,6 +23,13 @@ class Runtime:
     def ledger(self) -> Ledger:
         return Ledger.of(self.settings)
 
+    def bind(self, job_id: str) -> None:
+        """Put ``job_id`` in the logging context (and so on every span), with its target and team when it has a record."""
+        from orchestrator.logs import bind_job
+
+        known = self.ledger.load(job_id)
+        bind_job(job_id, **({"target": known.target, "team": known.team} if known is not None else {}))
+
     @cached_property
     def workspace(self) -> Workspace:
         from orchestrator.engine.automation import Workspace

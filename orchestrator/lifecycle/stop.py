@@ -58,8 +58,7 @@ def _stop_and_tear_down(rt: Runtime, record: JobRecord, reason: str) -> JobRecor
 
 def finalize_job(rt: Runtime, job_id: str) -> JobRecord:
     """Run by the agent when its run ends: tear down with nobody watching (detached jobs, crashes)."""
-    known = rt.ledger.load(job_id)
-    bind_job(job_id, **({"target": known.target, "team": known.team} if known is not None else {}))
+    rt.bind(job_id)
     record = teardown_job(rt, job_id)
     get_logger(__name__).info("job.finalized", state=record.state)
     return record

@@ -28,7 +28,7 @@ from orchestrator.jobs.locks import job_lock
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.stopping import graceful_stop
-from orchestrator.logs import bind_job, get_logger
+from orchestrator.logs import get_logger
 from orchestrator.vocabulary import RUN_ALIVE, JobState, LockOp, watch_lock_key
 
 
@@ -81,7 +81,7 @@ def stop_watcher(rt: Runtime, job_id: str) -> list[int]:
 
 def watch_job(rt: Runtime, job_id: str, policy_config: Path | None = None) -> JobRecord | None:
     """Watch ``job_id`` until it is torn down (None when another watcher already watches it)."""
-    bind_job(job_id)
+    rt.bind(job_id)
     log = get_logger(__name__)
     try:
         with job_lock(rt.settings.home, watch_lock_key(job_id), LockOp.WATCH):

@@ -156,6 +156,15 @@ def start_span(name: str, **attributes: Any) -> Any:
     return tracing.start_span(name, attributes) if tracing is not None else None
 
 
+def failed(span: Any, description: str) -> None:
+    """Give ``span`` (from :func:`span` or :func:`start_span`; None while off) an error status."""
+    if span is None:
+        return
+    from orchestrator.tracing.sdk import mark_failed
+
+    mark_failed(span, description)
+
+
 def traceparent() -> str | None:
     """The W3C ``traceparent`` of the current span (None while tracing is off)."""
     tracing = _State.tracing

@@ -230,6 +230,11 @@ def set_process_job(**values: str) -> None:
     _AGENT_JOB.update({attribute: values[key] for key, attribute in JOB_ATTRIBUTES.items() if values.get(key)})
 
 
+def mark_failed(span: Span, description: str) -> None:
+    """An error status on ``span``."""
+    span.set_status(Status(StatusCode.ERROR, description))
+
+
 def finish_root(root: Span, exit_code: int) -> None:
     """Mark a command's root span with its exit code (an error status unless it is 0)."""
     root.set_attribute("trainctl.exit_code", exit_code)

@@ -116,3 +116,13 @@ def test_each_aws_api_call_is_a_client_span_with_its_request_id(spans: InMemoryS
     assert create.parent.span_id == outer.context.span_id and outer.attributes["trainctl.retries"] == 0
     missing = next(s for s in finished if s.name == "s3.GetObject")
     assert missing.status.status_code == StatusCode.ERROR and missing.attributes["aws.error_code"] == "NoSuchKey"
+
+
+def test_failed_run_is_an_error_span_with_its_exit_code(spans: InMemorySpanExporter, tmp_path: Path) -> None:
+    """A run that exits 3: its span has an error status and trainctl.exit_code 3; teardown says why."""
+    config = _config(tmp_path, run="exit 3", setup=None)
+    assert Supervisor(config, LocalStore(tmp_path / "store")).run() == 3
+    found = _agent_spans(spans)
+    assert found["run"].status.status_code == StatusCode.ERROR
+    assert found["run"].attributes["trainctl.exit_code"] == 3
+    assert found["teardown"].attributes["trainctl.reason"] == "exit 3"

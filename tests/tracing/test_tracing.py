@@ -57,6 +57,7 @@ def test_endpoints_follow_the_standard_variables(environ: dict[str, str], url: s
         (["up", "job.yaml"], "up"),
         (["--log-format", "json", "--debug", "status", "j"], "status"),
         (["validate", "job.yaml"], None),
+        (["metrics", "serve"], None),
         (["up", "--help"], None),
         (["--version"], None),
         (["nonsense"], None),
