@@ -42,10 +42,11 @@ class TrainctlCollector:
 
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self._journal = journal.Reader(rt.settings.home)
         self._parsed: dict[str, tuple[str, JobRecord]] = {}  # index key -> (version, record) of the last scrape
 
     def collect(self) -> Iterator[Metric]:
-        yield from journal_families(journal.read(self.rt.settings.home))
+        yield from journal_families(self._journal.read())
         yield from self._gauges(time.time())
 
     def _gauges(self, now: float) -> Iterator[Metric]:

@@ -241,17 +241,38 @@ def run_job_id() -> str | None:
 
 def read(home: Path) -> Folded:
     """Every event ever recorded under ``home``, folded (snapshot, pending segments, journal)."""
-    directory = home / DIR_NAME
-    folded = Folded()
-    if not directory.is_dir():
-        return folded
-    with _locked(directory / LOCK, fcntl.LOCK_SH):
-        snapshot, done = _load_snapshot(directory)
-        folded.merge(snapshot)
-        for segment in _segments(directory, exclude=done):
-            _fold_file(segment, folded)
-        _fold_file(directory / JOURNAL, folded)
-    return folded
+    return Reader(home).read()
+
+
+class Reader:
+    """Reads the journal again and again (a server scraping it): only lines appended since the last read are
+    folded, unless a compaction replaced the snapshot or the journal since, which means a full read."""
+
+    def __init__(self, home: Path) -> None:
+        self.directory = home / DIR_NAME
+        self._state: tuple[object, ...] | None = None  # snapshot, segments and journal file the totals are of
+        self._offset = 0  # bytes of the journal folded so far (whole lines)
+        self._folded = Folded()
+
+    def read(self) -> Folded:
+        """The totals now (the same object, updated, on every call)."""
+        if not self.directory.is_dir():
+            return Folded()
+        with _locked(self.directory / LOCK, fcntl.LOCK_SH):
+            journal = _identity(self.directory / JOURNAL)
+            segments = tuple(p.name for p in _segments(self.directory, exclude=set()))
+            state = (_identity(self.directory / SNAPSHOT), segments, journal[0])
+            if state != self._state or journal[2] < self._offset:
+                self._full_read()
+                self._state = state
+            self._offset += _fold_file(self.directory / JOURNAL, self._folded, start=self._offset)
+        return self._folded
+
+    def _full_read(self) -> None:
+        snapshot, done = _load_snapshot(self.directory)
+        for segment in _segments(self.directory, exclude=done):
+            _fold_file(segment, snapshot)
+        self._folded, self._offset = snapshot, 0
 
 
 def compact(home: Path) -> bool:
@@ -345,18 +366,31 @@ def _segments(directory: Path, *, exclude: set[str]) -> list[Path]:
     return sorted(p for p in directory.glob(f"{SEGMENT_PREFIX}*.jsonl") if p.name not in exclude)
 
 
-def _fold_file(path: Path, into: Folded) -> None:
+def _fold_file(path: Path, into: Folded, *, start: int = 0) -> int:
+    """Fold the whole lines of ``path`` from byte ``start`` on; how many bytes that was."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read()
     except FileNotFoundError:
-        return
-    for raw in data.split(b"\n")[:-1]:  # the last piece is empty, or a line still being written
+        return 0
+    end = data.rfind(b"\n") + 1  # a last line without its newline is still being written: next time
+    for raw in data[:end].split(b"\n")[:-1]:
         try:
             event = json.loads(raw)
         except ValueError:
             continue
         if isinstance(event, dict):
             into.add(event)
+    return end
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return (0, 0, 0)
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
 
 
 @contextlib.contextmanager

@@ -74,16 +74,20 @@ class FileStore:
         found: list[ObjectInfo] = []
         base, _, _ = prefix.rpartition("/")
         start = self.root / base if base else self.root
+        root = str(self.root)
         for directory, _dirs, names in os.walk(start):
+            # Plain strings, not a Path per file: the job index lists every record on each `ls` and scrape.
+            relative = os.path.relpath(directory, root)
+            inside = "" if relative == "." else relative.replace(os.sep, "/") + "/"
             for name in names:
                 if name.startswith(".") or name.endswith(LOCK_SUFFIX):
                     continue  # temporary files of writes in progress, lock files
-                full = Path(directory) / name
-                key = full.relative_to(self.root).as_posix()
+                key = inside + name
                 if not key.startswith(prefix):
                     continue
                 try:
-                    found.append(ObjectInfo(key, _version(full.stat())))
+                    info = os.stat(os.path.join(directory, name))  # noqa: PTH116, PTH118 - strings: see above
+                    found.append(ObjectInfo(key, _version(info)))
                 except FileNotFoundError:
                     continue  # deleted while listing
         return sorted(found)

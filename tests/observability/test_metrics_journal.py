@@ -133,3 +133,18 @@ def test_unknown_and_torn_lines_are_ignored(home: Path) -> None:
 def test_failure_reasons_map_to_a_bounded_label(reason: str | None, label: str) -> None:
     """A failed job's free-text reason becomes one of a few label values."""
     assert journal.failure_reason(reason) == label
+
+
+def test_a_reader_folds_appends_incrementally_and_survives_compaction(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-lived reader (the server) sees the same totals as a fresh full read, across appends and compactions."""
+    monkeypatch.setattr(journal, "COMPACT_BYTES", 4 * 1024)
+    reader = journal.Reader(home)
+    total = 0
+    for batch in (5, 1, 80, 3, 200, 0, 7):
+        for _ in range(batch):
+            journal.record(STARTED, target="local", team="a")
+        total += batch
+        assert reader.read().counters.get((STARTED, ("local", "a")), 0.0) == total
+        assert journal.read(home).counters.get((STARTED, ("local", "a")), 0.0) == total
+    journal.compact(home)
+    assert reader.read().counters[(STARTED, ("local", "a"))] == total
