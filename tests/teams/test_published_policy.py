@@ -28,7 +28,7 @@ def test_published_cap_refuses_up_for_both_users(team: TeamBackend, alice: Train
         result = user.run("up", str(spec), "--new")
         assert result.returncode == 3, result.stderr
         assert "max-hourly-cost" in result.stderr
-    rows = bob.json("ls")
+    rows = bob.json("ls")["jobs"]
     assert sorted(r["state"] for r in rows) == ["blocked", "blocked"]
     loose = tmp_path / "bob.json"
     loose.write_text(json.dumps({"max-hourly-cost": {"maxUsd": 10}}))
