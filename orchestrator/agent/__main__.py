@@ -10,6 +10,7 @@ from pathlib import Path
 from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.environment import without_secrets
 from orchestrator.agent.group import RELAUNCH_REASONS
+from orchestrator.agent.node_supervisor import NodeSupervisor
 from orchestrator.agent.store import open_store
 from orchestrator.agent.supervisor import Supervisor
 from orchestrator.agent.telemetry import agent_trace, log_event
@@ -33,7 +34,9 @@ def main(argv: list[str]) -> int:
         interruption = SpotNotice(config.spot_notice_url)
         if config.on_demand_hourly_usd is not None:
             config = config.for_market(interruption.market())
-    supervisor = Supervisor(config, open_store(config.store_url), interruption=interruption)
+    # A node of a multi-node job runs in step with the others (one job, one fate).
+    kind = NodeSupervisor if config.multi_node else Supervisor
+    supervisor = kind(config, open_store(config.store_url), interruption=interruption)
     with agent_trace(config):
         log_event(config.job_id, "agent.started", node_rank=config.node_rank, pid=os.getpid())
         code = supervisor.run()

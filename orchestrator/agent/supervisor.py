@@ -2,8 +2,9 @@
 
 Status lives in the store as ``status.json`` (rewritten every heartbeat): that is how trainctl, or the
 monitor on AWS, learns the run's state even when the agent is on another machine. On a multi-node job
-each node's agent runs this loop with its own status and output keys (orchestrator/agent/layout.py),
-only rank 0 syncs checkpoints, and the nodes run, restart and stop together (orchestrator/agent/group.py).
+each node's agent is a NodeSupervisor (orchestrator/agent/node_supervisor.py): this loop with its own
+status and output keys (orchestrator/agent/layout.py), checkpoints synced by rank 0 only, and the
+nodes running, restarting and stopping together.
 """
 
 from __future__ import annotations
@@ -22,10 +23,9 @@ from typing import IO, Any
 
 from orchestrator import tracing
 from orchestrator.agent import procs
-from orchestrator.agent.checkpoints import CheckpointSync, restore, restore_newest
+from orchestrator.agent.checkpoints import CheckpointSync, restore_newest
 from orchestrator.agent.config import AgentConfig
 from orchestrator.agent.environment import node_contract, run_environment
-from orchestrator.agent.group import NODE_LOST, GroupOrder, NodeGroup, stop_order, stop_state
 from orchestrator.agent.layout import OUTPUT_KEY as OUTPUT_KEY
 from orchestrator.agent.layout import OUTPUTS_PREFIX, node_output_key, node_status_key
 from orchestrator.agent.layout import STATUS_KEY as STATUS_KEY
@@ -39,7 +39,6 @@ from orchestrator.vocabulary import RunState
 
 TICK_S = 0.1
 METRICS_KEY = "metrics.jsonl"  # the script's metrics file, kept with the job's artifacts when the run ends
-GROUP_POLL_S = 1.0  # how often a node of a multi-node job reads its group's orders and the others' statuses
 
 InterruptionCheck = Callable[[], bool]
 
@@ -56,12 +55,6 @@ class Supervisor:
         self.rank = config.node_rank
         # Rank 0's checkpoints are the job's: the other nodes only restore them.
         self.sync = CheckpointSync(self.ckpt_dir, store, config.keep_last) if self.rank == 0 else None
-        self.group = NodeGroup(config, store) if config.multi_node else None
-        self._attempt = 0
-        self._order: GroupOrder | None = None  # the group's order that settles the current attempt
-        self._latest: GroupOrder | None = None  # the newest order a node other than rank 0 has read
-        self._own_exit: int | None = None  # this node's exit code of the current attempt, once it ended
-        self._last_poll = 0.0
         self.metrics = ScriptMetrics(self.workdir / ".trainctl" / METRICS_FILE_NAME)
         self._log: IO[bytes] | None = None
         self._preemption: Any = None  # the span of a spot interruption being handled
@@ -80,8 +73,6 @@ class Supervisor:
             "failures": 0,
             "hourly_usd": config.hourly_usd,
         }
-        if config.multi_node:
-            self.status.update(node_rank=self.rank, num_nodes=config.num_nodes, launch_id=config.launch_id)
         self._last_beat = 0.0
         self._last_sync = time.monotonic()
         self._child: subprocess.Popen[bytes] | None = None
@@ -96,11 +87,12 @@ class Supervisor:
         self._write_status(state=RunState.RUNNING)
         with self._output() as log:
             self._log = log
-            code = self._run_group(log) if self.group is not None else self._run_all(log)
+            code = self._run_all(log)
         return code
 
     # -- phases -----------------------------------------------------------------------------------
     def _run_all(self, log: IO[bytes]) -> int:
+        """Setup, then the run, restarted after a failure up to ``max_failures``, to an end state."""
         if self.deadline is not None and time.time() >= self.deadline:
             # Earlier runs of this job used up its max_runtime or budget: nothing is started.
             self._line(log, f"[trainctl] {self.deadline_reason} already used up by earlier runs of this job")
@@ -127,140 +119,6 @@ class Supervisor:
                 return self._finish(RunState.FAILED, code, reason=f"exit {code}")
             self.status["failures"] += 1
             self._line(log, f"[trainctl] run exited {code}; restart {self.status['failures']}/{self.cfg.max_failures}")
-
-    def _run_group(self, log: IO[bytes]) -> int:
-        """A multi-node job: run attempts in step with the other nodes until the group's order ends it."""
-        assert self.group is not None
-        if self.deadline is not None and time.time() >= self.deadline:
-            self._line(log, f"[trainctl] {self.deadline_reason} already used up by earlier runs of this job")
-            self.stop_reason = self.deadline_reason
-        if self.cfg.setup and self.stop_reason is None:
-            code = self._supervise(self.cfg.setup, log, resume_from=None, phase="setup")  # not polled: orders are for runs
-            if code != 0 and self.stop_reason is None:
-                reason = f"node {self.rank}: setup exit {code}"
-                return self._end_group(log, GroupOrder(0, "stop", reason, RunState.FAILED.value), code)
-        attempt = 1
-        while True:
-            if self.stop_reason is not None:
-                return self._end_group(log, stop_order(attempt, self.stop_reason), 143)
-            self._begin(attempt)
-            if self.group.coordinator:  # every node resumes from the checkpoint rank 0 names
-                resume = restore_newest(self.store, self.ckpt_dir)
-                self.group.post(GroupOrder(attempt, "run", checkpoint=resume.name if resume else None))
-            else:
-                start = self._await_order(attempt)
-                if start.action == "restart":  # the group restarted before this node began the attempt
-                    self.status.update(ended_attempt=start.attempt, run_exit=None)
-                    attempt = start.attempt + 1
-                    continue
-                if start.action != "run":
-                    return self._end_group(log, start, 143)
-                attempt = start.attempt
-                self._begin(attempt)
-                resume = restore(self.store, self.ckpt_dir, start.checkpoint) if start.checkpoint else None
-            self.status["attempts"] += 1
-            self.status["attempt"] = attempt
-            code = self._supervise(self.cfg.run, log, resume_from=resume)
-            self._sync_now()
-            self.status.update(ended_attempt=attempt, run_exit=code)
-            self._write_status()
-            self._own_exit, self._last_poll = code, 0.0
-            order = self._await_order(attempt)
-            if order.action != "restart":
-                return self._end_group(log, order, code)
-            self.status["failures"] += 1
-            self._line(
-                log,
-                f"[trainctl] {order.detail}; restarting every node (restart {self.status['failures']}/{self.cfg.max_failures})",
-            )
-            if self.group.coordinator:
-                stop = self._await_barrier(attempt)
-                if stop is not None:
-                    return self._end_group(log, stop, code)
-            attempt += 1
-
-    def _begin(self, attempt: int) -> None:
-        """Forget the previous attempt's orders: from now on the group's orders are about ``attempt``."""
-        self._attempt, self._order, self._own_exit, self._last_poll = attempt, None, None, 0.0
-
-    def _await_order(self, attempt: int) -> GroupOrder:
-        """Wait, heartbeating, for the order that settles ``attempt`` (rank 0 decides it, the others read
-        it); a node other than rank 0 that has not run ``attempt`` yet also takes the order to run it."""
-        while True:
-            self._poll_group()
-            if self._order is not None and self._order.settles(attempt):
-                return self._order
-            latest = self._latest
-            if self._own_exit is None and latest is not None and latest.attempt >= attempt:
-                return latest
-            self._heartbeat()
-            time.sleep(TICK_S)
-
-    def _await_barrier(self, attempt: int) -> GroupOrder | None:
-        """Rank 0 after a restart order: wait until every node's run of ``attempt`` ended (or a stop)."""
-        assert self.group is not None
-        while not self.group.all_ended(attempt):
-            if self.stop_reason is not None:
-                return stop_order(attempt, self.stop_reason)
-            stop = self.group.barrier(attempt)
-            if stop is not None:
-                return stop
-            self._heartbeat()
-            time.sleep(TICK_S)
-        return None
-
-    def _poll_group(self) -> None:
-        """Every GROUP_POLL_S: rank 0 judges the attempt and posts an order; the others read theirs.
-
-        An order that settles the current attempt stops this node's run (SIGTERM: see ``_halting``).
-        """
-        if self.group is None or self._attempt == 0:
-            return
-        if self._order is not None and self._order.settles(self._attempt):
-            return
-        now = time.monotonic()
-        if now - self._last_poll < min(GROUP_POLL_S, self.cfg.heartbeat_s):
-            return
-        self._last_poll = now
-        order: GroupOrder | None
-        if self.group.coordinator:
-            order = self.group.judge(
-                self._attempt, own_exit=self._own_exit, own_stop=self.stop_reason, failures=self.status["failures"]
-            )
-            if order is not None:
-                self.group.post(order)
-        else:
-            self._latest = order = self.group.order()
-            if order is not None and not order.settles(self._attempt):
-                order = None
-            if order is None and self.stop_reason is not None:
-                order = stop_order(self._attempt, self.stop_reason)
-            if order is None:
-                why = self.group.lost(0, self.group.node_status(0))
-                if why is not None:
-                    order = stop_order(self._attempt, NODE_LOST, why)
-        if order is not None and order.settles(self._attempt):
-            self._order = order
-            if order.action == "stop" and self.stop_reason is None:
-                self.stop_reason = order.reason
-
-    def _halting(self) -> bool:
-        """Whether this node's run must stop now: a stop of its own, or a group order ending the attempt."""
-        return self.stop_reason is not None or (self._order is not None and self._order.settles(self._attempt))
-
-    def _end_group(self, log: IO[bytes], order: GroupOrder, code: int) -> int:
-        """Finish this node as ``order`` says (rank 0 posts it first, so every node ends the same way)."""
-        if self.group is not None and self.group.coordinator and order.action == "stop":
-            self.group.post(order)
-        if order.action == "done":
-            return self._finish(RunState.SUCCEEDED, 0, reason="exit 0")
-        reason = order.reason or "stopped"
-        if order.detail and order.detail != reason:
-            self._line(log, f"[trainctl] stopping every node: {order.detail}")
-        if self.stop_reason is None:
-            self.stop_reason = reason
-        state = RunState(order.state) if order.state else stop_state(reason)
-        return self._finish(state, code, reason=reason)
 
     def _supervise(self, command: str, log: IO[bytes], *, resume_from: Path | None, phase: str = "run") -> int:
         """Run ``command`` (the ``setup`` or ``run`` phase) to its end; its span covers it."""
@@ -353,8 +211,15 @@ class Supervisor:
             return False
         return True
 
+    def _halting(self) -> bool:
+        """Whether the run must stop now (a node of a multi-node job also stops when its group says so)."""
+        return self.stop_reason is not None
+
+    def _on_tick(self) -> None:
+        """Called at every heartbeat check (a node of a multi-node job follows its group here)."""
+
     def _heartbeat(self) -> None:
-        self._poll_group()
+        self._on_tick()
         now = time.monotonic()
         if now - self._last_sync >= self.cfg.sync_interval_s:
             self._sync_now()
