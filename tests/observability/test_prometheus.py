@@ -16,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.testing.harness import Trainctl, wait_until
 from orchestrator.testing.prometheus import MetricsExporter, Prometheus, Pushgateway, documented_scrape_config
+from tests.observability.test_grafana import panel_queries
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -62,6 +63,9 @@ def test_promql_counts_a_quickstart_and_a_failing_job(tc: Trainctl, prometheus: 
     answers('trainctl_resource_allocation_duration_seconds_count{target="local"}', 2)
     answers('count(trainctl_checkpoint_sync_duration_seconds_count{target="local"} > 0)', 1)
     answers('trainctl_build_info{engine_version="3.274.1"}', 1)
+    for expr in panel_queries():  # the Grafana dashboard's queries are valid PromQL for this Prometheus
+        prometheus.query(expr.replace("$__rate_interval", "1m").replace("$team", ".*").replace("$metric", ".*"))
+    assert len(prometheus.query('sum by (state) (trainctl_jobs{team=~".*"})')) == 2
 
 
 def test_the_pushgateway_receives_a_commands_push(tc: Trainctl, quickstart: Path) -> None:
