@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from orchestrator.cost.catalog import load_catalog
+from tests.conftest import write_job
 from tests.policy.conftest import findings, local_manifest, manifest
 
 
@@ -53,3 +58,16 @@ def test_max_nodes_is_set_per_team() -> None:
     assert findings("max-nodes", big, config, team="llm") == []
     assert findings("max-nodes", big, config, team="vision")
     assert findings("max-nodes", local_manifest(nodes=4), config, team="vision") == []
+
+
+@pytest.mark.engine
+def test_the_engine_refuses_a_group_above_max_nodes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The real engine runs max-nodes from the pack: `plan` (engine preview) of a 3-node local job under a team cap of
+    2 exits 3 naming the policy; 2 nodes pass."""
+    config = tmp_path / "policy.yaml"
+    config.write_text("max-nodes: {maxNodes: 2}\n")
+    blocked = cli("plan", str(write_job(tmp_path / "three", extra="resources:\n  nodes: 3\n")), "--policy-config", str(config))
+    assert blocked.exit_code == 3, blocked.stderr
+    assert "max-nodes [mandatory]" in blocked.stdout and "3 nodes" in blocked.stdout
+    passed = cli("plan", str(write_job(tmp_path / "two", extra="resources:\n  nodes: 2\n")), "--policy-config", str(config))
+    assert passed.exit_code == 0, passed.stderr
