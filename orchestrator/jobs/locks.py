@@ -63,16 +63,6 @@ def job_lock(home: Path, key: str, operation: str, *, wait_s: float = 0.0) -> It
             _HELD.discard(path)
 
 
-def last_holder(home: Path, key: str) -> dict[str, object]:
-    """Who took the lock for ``key`` last (pid, start_ticks, ...), held or released since: the file keeps it
-    until the next holder. Empty when it was never taken."""
-    try:
-        holder: dict[str, object] = json.loads((home / "locks" / f"{key}.lock").read_text() or "{}")
-    except (OSError, ValueError):
-        return {}
-    return holder
-
-
 def lock_holder(home: Path, key: str) -> dict[str, object] | None:
     """Who holds the lock for ``key`` (pid, host, operation, since), or None when nobody does."""
     if not is_locked(home, key):

@@ -5,16 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from orchestrator.agent.procs import is_alive, processes_with_env
-from orchestrator.jobs.locks import last_holder, lock_holder
+from orchestrator.agent.procs import processes_with_env
+from orchestrator.jobs.locks import lock_holder
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.progress import EngineProgress
 from orchestrator.lifecycle.teardown import TEARDOWN_LOCK_WAIT_S, teardown_job
-from orchestrator.lifecycle.watch import stop_watcher
+from orchestrator.lifecycle.watch import stop_watcher, watcher_pids
 from orchestrator.logs import bind_job, get_logger
 from orchestrator.targets import get_target
-from orchestrator.vocabulary import JobState, LockOp, watch_lock_key
+from orchestrator.vocabulary import JobState, LockOp
 
 # How long `cancel` and `down` wait, after the teardown, for the job's last processes to exit (an agent's
 # finalize finding nothing left to do, a watcher that was told to stop).
@@ -57,30 +57,19 @@ def wait_for_processes(rt: Runtime, job_id: str, timeout_s: float = PROCESS_EXIT
     """After the teardown: tell the job's watcher to stop (it would notice only at its next look) and wait
     until no process of the job is left: agents, the run, the agent's finalize (all carry the job id in
     their environment) and the watcher. Returns the pids still there after ``timeout_s`` (logged)."""
-    told = False
+    told: set[int] = set()
     deadline = time.monotonic() + timeout_s
     while True:
-        watcher = _live_watcher(rt, job_id)
-        if watcher is not None and not told:
-            told = stop_watcher(rt, job_id)  # only once the job is torn down, never mid-teardown
-        left = processes_with_env("TRAINCTL_JOB_ID", job_id) + ([watcher] if watcher is not None else [])
+        watchers = watcher_pids(job_id)
+        if not set(watchers) <= told:
+            told.update(stop_watcher(rt, job_id))  # only once the job is torn down, never mid-teardown
+        left = processes_with_env("TRAINCTL_JOB_ID", job_id) + watchers
         if not left:
             return []
         if time.monotonic() >= deadline:
             get_logger(__name__).warning("job.processes_left", pids=",".join(map(str, sorted(left))))
             return left
         time.sleep(0.05)
-
-
-def _live_watcher(rt: Runtime, job_id: str) -> int | None:
-    """The pid of the job's watcher while that process lives (also just after it let go of its lock)."""
-    import os
-
-    holder = last_holder(rt.settings.home, watch_lock_key(job_id))
-    pid, ticks = holder.get("pid"), holder.get("start_ticks")
-    if not isinstance(pid, int) or pid == os.getpid():
-        return None
-    return pid if is_alive(pid, ticks if isinstance(ticks, int) else None) else None
 
 
 def _wait_for(rt: Runtime, job_id: str) -> float:
