@@ -193,3 +193,54 @@ def test_efa_group_carries_its_subnet_on_the_efa_interface(faults: FaultProxy) -
     assert request["NetworkInterface.1.SecurityGroupId.1"] == [group]
     assert request["NetworkInterface.1.SubnetId"] == [created.outs["subnet_id"]] and "SubnetId" not in request
     assert len(created.outs["private_ips"]) == 2 and all(created.outs["private_ips"])
+
+
+def test_another_node_count_is_another_group() -> None:
+    """A changed node count (or placement group) replaces the group, deleting the old one first; a one-node job's
+    state, written without a count, is unchanged by a program that sets none."""
+    provider = TrainingInstanceProvider()
+    olds = _props("lt-1", nodes=2)
+    assert provider.diff("i-1", olds, {**olds, "count": 4.0}).replaces == ["count"]
+    assert provider.diff("i-1", olds, {**olds, "placement_group": "trainctl-other"}).replaces == ["placement_group"]
+    single = {"launch_template_id": "lt-1", "launch_template_version": "1", "market": "spot", "tags": TAGS}
+    assert provider.diff("i-1", single, dict(single)).changes is False
+
+
+class _OneShortOnSpot:
+    """EC2 as if spot had room for all nodes but one: a spot launch starts one instance fewer than asked (what a
+    launch with a lower MinCount would get); on-demand launches pass unchanged. Everything else is moto's."""
+
+    def __init__(self, ec2: Any) -> None:
+        self.ec2 = ec2
+
+    def run_instances(self, **params: Any) -> Any:
+        if "InstanceMarketOptions" in params:
+            params = {**params, "MinCount": params["MinCount"] - 1, "MaxCount": params["MaxCount"] - 1}
+        return self.ec2.run_instances(**params)
+
+
+def test_spot_short_of_one_node_falls_back_as_a_whole_and_leaves_no_spot_node(faults: FaultProxy) -> None:
+    """Spot has room for only one of the two nodes in every zone: each partial spot launch is terminated at once, the
+    whole group launches on-demand, and no spot instance is left running."""
+    ec2, s3 = _clients()
+    template = _setup(ec2, s3)
+    zones = len(compute.default_subnets(ec2))
+    request = compute.LaunchRequest(JOB_ID, template, "1", TAGS, spot=True, on_demand_fallback=True, disk_gb=64, count=2)
+    launched = compute.launch(ec2, request, run_client=_OneShortOnSpot(aws.client("ec2", region="us-east-1", max_attempts=1)))
+    assert launched.market == "on-demand" and len(launched.instance_ids) == 2
+    assert len(launched.attempts) == zones and all("PartialGroup" in a for a in launched.attempts)
+    running = _job_instances(ec2, "pending", "running")
+    assert sorted(i["InstanceId"] for i in running) == sorted(launched.instance_ids)
+    assert all(i.get("InstanceLifecycle") is None for i in running)
+    spot = [i for i in _job_instances(ec2) if i.get("InstanceLifecycle") == "spot"]
+    assert len(spot) == zones and {i["State"]["Name"] for i in spot} == {"terminated"}
+
+
+def test_spot_short_of_one_node_without_fallback_fails_and_leaves_nothing(faults: FaultProxy) -> None:
+    """The same shortage with on_demand_fallback off: a capacity error, and every partial spot launch terminated."""
+    ec2, s3 = _clients()
+    template = _setup(ec2, s3)
+    request = compute.LaunchRequest(JOB_ID, template, "1", TAGS, spot=True, on_demand_fallback=False, disk_gb=64, count=2)
+    with pytest.raises(CapacityError):
+        compute.launch(ec2, request, run_client=_OneShortOnSpot(aws.client("ec2", region="us-east-1", max_attempts=1)))
+    assert _job_instances(ec2, "pending", "running") == []

@@ -37,6 +37,10 @@ REPLACING = (
     "image_override",
     "region",
     "disk_gb",
+    # A multi-node job's group: another node count, placement group or EFA setup is another group.
+    "count",
+    "placement_group",
+    "efa_security_group",
 )
 
 
