@@ -22,6 +22,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+from orchestrator import tracing
 from orchestrator.compile import CompiledJob, compile_job
 from orchestrator.errors import ConflictError
 from orchestrator.jobs.locks import job_lock
@@ -38,11 +39,18 @@ def watch_log(rt: Runtime, job_id: str) -> Path:
 
 
 def spawn_watcher(rt: Runtime, job_id: str, policy_config: Path | None, *, secrets: Iterable[str]) -> Path:
-    """Start ``trainctl watch JOB`` in its own session; return its log file."""
+    """Start ``trainctl watch JOB`` in its own session; return its log file.
+
+    With tracing on, the watcher's trace continues the current one (the `up` that started the job), so
+    a relaunch or the teardown it does later shows in the job's trace.
+    """
     log_path = watch_log(rt, job_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     hidden = set(secrets)
     env = {name: value for name, value in os.environ.items() if name not in hidden}
+    parent = tracing.traceparent()
+    if parent is not None:
+        env[tracing.TRACEPARENT_VAR] = parent
     argv = [sys.executable, "-m", "orchestrator", "watch", job_id]
     if policy_config is not None:
         argv += ["--policy-config", str(Path(policy_config).resolve())]

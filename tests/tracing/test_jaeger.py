@@ -122,3 +122,26 @@ def test_training_process_joins_the_agent_run_span(tc: Trainctl, make_job: Calla
     lines = [json.loads(line) for line in (artifacts / "logs" / "agent.log").read_text().splitlines() if line.startswith("{")]
     started = next(line for line in lines if line["event"] == "agent.run.started")
     assert (started["job_id"], started["trace_id"], started["span_id"]) == (job["job_id"], trace_id, span_id)
+
+
+def test_detached_up_watcher_and_teardown_continue_the_trace(tc: Trainctl, make_job: Callable[..., Path], jaeger: Jaeger) -> None:
+    """`up --detach`: the watcher it leaves and the teardown at the job's end are in the trace of that `up`."""
+    spec = make_job("traced-detached", steps=3, step_s=0.1)
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": jaeger.otlp_endpoint, "TRAINCTL_WATCH_INTERVAL_S": "0.5"}
+    up = tc.run("up", "--detach", str(spec), env=env, timeout=180)
+    assert up.returncode == 0, up.stderr
+    job_id = only_job(tc)["job_id"]
+    wait_until(lambda: tc.json("status", job_id)["torn_down"], timeout=120, interval=0.5)
+    trace_id = tc.json("status", job_id)["trace_id"]
+
+    def with_teardown() -> list[TraceSpan] | None:
+        found = jaeger.trace(trace_id)
+        names = {s.name for s in found}
+        return found if {"trainctl up", "trainctl watch", "pulumi destroy", "teardown"} <= names else None
+
+    found = wait_until(with_teardown, timeout=60, interval=0.5)
+    spans = {s.span_id: s for s in found}
+    watch = next(s for s in found if s.name == "trainctl watch")
+    assert ancestors(watch, spans)[-1] == "trainctl up"
+    destroy = next(s for s in found if s.name == "pulumi destroy")
+    assert ancestors(destroy, spans)[-1] == "trainctl up"  # whoever tore it down (watcher or finalize) joined
