@@ -46,6 +46,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "orchestrator.sweep",
             "orchestrator.metrics.exporter",
             "orchestrator.metrics.push",
+            "orchestrator.program",
         ),
     ),
     ("cli", ("orchestrator.cli", "orchestrator.__main__")),
