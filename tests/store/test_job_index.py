@@ -226,3 +226,19 @@ def test_status_and_cost_read_the_same_index(cli, team_url: str, tmp_path: Path,
     assert (status["owner"], status["state"], status["cost_usd"]) == ("alice@example.com", "succeeded", 2.5)
     cost = json.loads(cli("cost", "--by", "owner", "-o", "json").stdout)
     assert [(g["group"], g["cost_usd"], g["jobs"]) for g in cost["groups"]] == [("alice@example.com", 2.5, 1)]
+
+
+def test_completion_ids_of_a_team_backend_come_from_the_local_cache(team_url: str, tmp_path: Path) -> None:
+    """Job ids a Tab press offers on an S3 backend are those of the last listing (the local cache), with no request."""
+    from orchestrator.jobs.layout import known_job_ids
+
+    bob = tmp_path / "bob"
+    assert known_job_ids(bob, team_url) == []
+    _ledger(tmp_path / "alice", team_url).save(_record("resnet-a1b2c3"))
+    calls: list[str] = []
+    with aws.listening(lambda service, operation: calls.append(operation)):
+        assert known_job_ids(bob, team_url) == []  # Bob has not listed yet
+    _ledger(bob, team_url).all()
+    with aws.listening(lambda service, operation: calls.append(operation)):
+        assert [job_id for _, job_id in known_job_ids(bob, team_url)] == ["resnet-a1b2c3"]
+    assert calls == []
