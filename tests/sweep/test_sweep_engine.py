@@ -67,9 +67,15 @@ def test_six_point_sweep_three_at_once_ranked_by_objective(tc: Trainctl, make_jo
     assert text.stdout.splitlines()[1].split()[1] == "1"  # the LOSS_SCALE=1 point heads the table
 
 
+# Three short points (0.5 s of run) then three long ones (15 s): a signal once two have finished finds a
+# long one running in the middle of its run.
+INTERRUPTED_GRID = ("--param", "env.STEPS=5,150", "--param", "env.LOSS_SCALE=1,2,3", "--max-parallel", "2")
+
+
 def _some_finished(tc: Trainctl) -> bool:
-    states = [j["state"] for j in tc.jobs()]
-    return states.count("succeeded") >= 2 and "running" in states
+    jobs = tc.jobs()
+    long_running = [j for j in jobs if j["state"] == "running" and j["sweep"]["params"]["env.STEPS"] == "150"]
+    return sum(j["state"] == "succeeded" for j in jobs) >= 2 and bool(long_running)
 
 
 def _allocating(tc: Trainctl) -> bool:
@@ -79,9 +85,9 @@ def _allocating(tc: Trainctl) -> bool:
 @pytest.mark.parametrize("when", ["some-finished", "during-allocation"])
 def test_sigint_stops_cleanly_and_rerun_completes_only_the_missing_points(tc: Trainctl, make_job, when: str) -> None:
     """SIGINT mid-sweep exits 130 leaving nothing behind; the rerun keeps the finished jobs and completes the rest."""
-    spec = make_job(name="sweep-int", steps=25, step_s=0.1)
+    spec = make_job(name="sweep-int", step_s=0.1)
     ready = _some_finished if when == "some-finished" else _allocating
-    proc = tc.start(*_sweep_args(spec, "--max-parallel", "2"))
+    proc = tc.start("sweep", str(spec), *INTERRUPTED_GRID)
     err: list[str] = []
     pump = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, "")), daemon=True)  # type: ignore[union-attr]
     pump.start()
@@ -102,7 +108,7 @@ def test_sigint_stops_cleanly_and_rerun_completes_only_the_missing_points(tc: Tr
     assert all(r["torn_down"] for r in before.values()), before
     assert _nothing_left(tc, list(before)) == []
 
-    again = tc.run(*_sweep_args(spec, "--max-parallel", "2", "-o", "json"), timeout=300)
+    again = tc.run("sweep", str(spec), *INTERRUPTED_GRID, "-o", "json", timeout=300)
     assert again.returncode == 0, again.stderr
     rows = json.loads(again.stdout)["jobs"]
     assert [r["state"] for r in rows] == ["succeeded"] * 6
