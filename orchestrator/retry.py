@@ -40,8 +40,14 @@ def is_retryable(error: BaseException) -> bool:
     return isinstance(error, TrainctlError) and error.retryable
 
 
-def call_with_retry(operation: str, func: Callable[[], T], policy: RetryPolicy | None = None) -> T:
-    """Run ``func``; retry it while it raises a retryable TrainctlError, within ``policy``."""
+def call_with_retry(
+    operation: str,
+    func: Callable[[], T],
+    policy: RetryPolicy | None = None,
+    *,
+    retry_on: Callable[[BaseException], bool] = is_retryable,
+) -> T:
+    """Run ``func``; retry it while it raises a retryable TrainctlError (or what ``retry_on`` accepts), within ``policy``."""
     import tenacity
 
     from orchestrator.logs import get_logger
@@ -62,7 +68,7 @@ def call_with_retry(operation: str, func: Callable[[], T], policy: RetryPolicy |
         )
 
     retrying = tenacity.Retrying(
-        retry=tenacity.retry_if_exception(is_retryable),
+        retry=tenacity.retry_if_exception(retry_on),
         stop=tenacity.stop_after_attempt(policy.max_attempts) | tenacity.stop_after_delay(policy.max_total_s),
         wait=tenacity.wait_random_exponential(multiplier=policy.base_delay_s, max=policy.max_delay_s),
         before_sleep=before_sleep,

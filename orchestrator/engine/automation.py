@@ -9,6 +9,7 @@ Engine exceptions are translated into trainctl errors here, with the lock holder
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pulumi import automation as auto
 from pulumi.automation import errors as auto_errors
@@ -30,10 +31,16 @@ from orchestrator.engine.locks import lock_conflict
 from orchestrator.engine.noise import is_engine_noise
 from orchestrator.engine.secrets import new_stack_provider, require_team_secrets, secrets_failure
 from orchestrator.engine.stack_settings import settings_store
-from orchestrator.errors import CloudError, NotFoundError, TrainctlError
+from orchestrator.errors import CloudError, NotFoundError, TrainctlError, TransientCloudError
 from orchestrator.settings import Settings
 
 PROJECT = "trainctl"
+T = TypeVar("T")
+# The engine's S3 backend gives up on a throttled or failing request after 3 attempts (its storage
+# library installs its own retryer, so AWS_MAX_ATTEMPTS does not reach it): such a failure is transient.
+_THROTTLED = re.compile(
+    r"api error SlowDown|StatusCode: 50[0-9]|RequestLimitExceeded|ThrottlingException|api error InternalError"
+)
 Program = Callable[[], None]
 EventHandler = Callable[[Any], None]
 
@@ -209,13 +216,13 @@ class Workspace:
 
     def list_stacks(self) -> list[auto.StackSummary]:
         """Every stack of the project on the backend (one engine call)."""
-        with scratch_dir() as work_dir, translate_errors("listing stacks"):
-            return self.local(work_dir).list_stacks(include_all=False)
+        with scratch_dir() as work_dir:
+            return engine_call("listing stacks", lambda: self.local(work_dir).list_stacks(include_all=False))
 
     def remove_stack(self, job_id: str) -> None:
         """Delete the (empty) stack, its history and its persisted settings."""
-        with scratch_dir() as work_dir, translate_errors(f"removing stack {job_id}", job_id=job_id):
-            self.local(work_dir).remove_stack(job_id, force=True)
+        with scratch_dir() as work_dir:
+            engine_call(f"removing stack {job_id}", lambda: self.local(work_dir).remove_stack(job_id, force=True), job_id=job_id)
         if self.settings_store is not None:
             self.settings_store.remove(job_id)
 
@@ -228,6 +235,22 @@ def scratch_dir() -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def engine_call(operation: str, run: Callable[[], T], *, secrets: str | None = None, **context: str) -> T:
+    """Run one engine call with its errors translated (``translate_errors``).
+
+    A failure of the backend's storage that says it is transient (throttling, a 5xx after the engine's
+    own three attempts) is retried under the one retry policy: every engine call trainctl makes is
+    safe to repeat (an update converges; a failed one saved its state and released its lock).
+    """
+    from orchestrator.retry import call_with_retry
+
+    def attempt() -> T:
+        with translate_errors(operation, secrets=secrets, **context):
+            return run()
+
+    return call_with_retry(operation, attempt, retry_on=lambda e: isinstance(e, TransientCloudError))
 
 
 @contextmanager
@@ -248,6 +271,10 @@ def translate_errors(operation: str, *, secrets: str | None = None, **context: s
         text = str(e)
         if "is currently locked" in text or "the stack is currently locked" in text:
             raise lock_conflict(operation, text, context) from e
+        if _THROTTLED.search(text):
+            raise TransientCloudError(
+                f"{operation}: the backend's storage is throttling: {_engine_message(text)}", context=context
+            ) from e
         problem = secrets_failure(operation, text, secrets or "in force", _engine_message(text))
         if problem is not None:
             raise problem from e

@@ -1,4 +1,4 @@
-"""The environment every engine process gets: offline, non-interactive, isolated, passphrase by file, AWS retries."""
+"""The environment every engine process gets: offline, non-interactive, isolated, passphrase by file."""
 
 from __future__ import annotations
 
@@ -29,8 +29,6 @@ def engine_env(settings: Settings, engine: Engine) -> dict[str, str]:
         "PULUMI_PYTHON_CMD": sys.executable,
         "PATH": f"{engine.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
-    if "AWS_MAX_ATTEMPTS" not in os.environ:  # the engine's AWS SDK (S3 backend, KMS) retries throttling this often
-        env["AWS_MAX_ATTEMPTS"] = str(settings.retry_max_attempts)
     private_home(settings.home)
     if not any(os.environ.get(name) for name in PASSPHRASE_VARS):
         if is_team_backend(settings.state_url):  # a key service (require_team_secrets): no passphrase of this home's own

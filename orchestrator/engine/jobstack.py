@@ -21,7 +21,7 @@ event stream becomes a child span with the step's timing.
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import shutil
 import socket
@@ -37,7 +37,7 @@ from pulumi.automation._stack import StackInitMode
 
 from orchestrator import tracing
 from orchestrator.engine import processes
-from orchestrator.engine.automation import EventHandler, Program, SessionCommand, Workspace, translate_errors
+from orchestrator.engine.automation import EventHandler, Program, SessionCommand, Workspace, engine_call
 from orchestrator.engine.locks import EngineLock, engine_locks, lock_conflict, stale_engine_locks
 from orchestrator.engine.secrets import stack_provider
 from orchestrator.engine.stack_settings import with_plain_config
@@ -72,8 +72,8 @@ class JobStack:
     def create(cls, workspace: Workspace, job_id: str, program: Program) -> JobStack:
         """A new job's stack (one ``stack init``)."""
         job_stack = cls(workspace, job_id, program)
-        with job_stack._closed_on_error(), job_stack._translating(f"creating stack {job_id}"):
-            job_stack._stack.workspace.create_stack(job_id)
+        with job_stack._closed_on_error():
+            job_stack._engine(f"creating stack {job_id}", job_stack._init_stack)
         job_stack._save_settings()  # the secrets provider's state (salt) `stack init` wrote
         return job_stack
 
@@ -82,11 +82,8 @@ class JobStack:
         """An existing job's stack; with ``create``, made when it does not exist yet (a job interrupted before it had one)."""
         job_stack = cls(workspace, job_id, program)
         if create:
-            with job_stack._closed_on_error(), job_stack._translating(f"opening stack {job_id}"):
-                try:
-                    job_stack._stack.workspace.select_stack(job_id)
-                except auto.StackNotFoundError:
-                    job_stack._stack.workspace.create_stack(job_id)
+            with job_stack._closed_on_error():
+                if job_stack._engine(f"opening stack {job_id}", job_stack._select_or_init):
                     job_stack._save_settings()
         return job_stack
 
@@ -138,11 +135,12 @@ class JobStack:
         path.write_bytes(with_plain_config(path.read_bytes() if path.exists() else None, values, tags))
         command = self._stack.workspace.pulumi_command
         assert isinstance(command, SessionCommand)
-        with self._translating("writing stack secrets"):
-            for key, value in secrets.items():
-                command.run_with_input(
-                    ["config", "set", "--secret", key, "--stack", self.job_id], str(self._dir), self.workspace.env, value
-                )
+        for key, value in secrets.items():
+            args = ["config", "set", "--secret", key, "--stack", self.job_id]
+            self._engine(
+                "writing stack secrets",
+                functools.partial(command.run_with_input, args, str(self._dir), self.workspace.env, value),
+            )
         self._save_settings()
         self._tag(tags)
 
@@ -152,9 +150,8 @@ class JobStack:
         if store is not None:
             store.save_stack_tags(self.job_id, tags)
             return
-        with self._translating("writing stack tags"):
-            for key, value in tags.items():
-                self._stack.set_tag(key, value)
+        for key, value in tags.items():
+            self._engine("writing stack tags", functools.partial(self._stack.set_tag, key, value))
 
     # -- operations ---------------------------------------------------------------------------------
 
@@ -191,9 +188,12 @@ class JobStack:
         policy_configs: list[str] | None = None,
     ) -> Any:
         """``pulumi preview``: no lock, nothing changes."""
-        with self._traced("preview") as traced, self._translating("previewing (pulumi preview)"):
-            return self._stack.preview(
-                on_event=traced(on_event), policy_packs=policy_packs, policy_pack_configs=policy_configs, color="never"
+        with self._traced("preview") as traced:
+            return self._engine(
+                "previewing (pulumi preview)",
+                lambda: self._stack.preview(
+                    on_event=traced(on_event), policy_packs=policy_packs, policy_pack_configs=policy_configs, color="never"
+                ),
             )
 
     def destroy(self, *, on_event: EventHandler | None = None) -> None:
@@ -217,19 +217,17 @@ class JobStack:
 
     def cancel(self) -> None:
         """Remove the stack's locks (in a file/S3 backend this only deletes lock files)."""
-        with self._translating("cancelling the stack's operation"):
-            self._stack.cancel()
+        self._engine("cancelling the stack's operation", self._stack.cancel)
 
     def export_state(self) -> dict[str, Any]:
         """The stack's checkpoint as a document (``pulumi stack export``)."""
-        with self._translating("exporting state"):
-            deployment = self._stack.export_stack()
+        deployment = self._engine("exporting state", self._stack.export_stack)
         return {"version": deployment.version, "deployment": deployment.deployment}
 
     def import_state(self, state: dict[str, Any]) -> None:
         """Replace the stack's checkpoint (``pulumi stack import``)."""
-        with self._translating("importing state"):
-            self._stack.import_stack(auto.Deployment(version=state["version"], deployment=state["deployment"]))
+        deployment = auto.Deployment(version=state["version"], deployment=state["deployment"])
+        self._engine("importing state", lambda: self._stack.import_stack(deployment))
 
     def resources(self) -> list[dict[str, Any]]:
         """The resources in the stack's state."""
@@ -268,16 +266,14 @@ class JobStack:
     def _guarded(self, operation: str, run: Callable[[], T]) -> T:
         """Run ``run``; if a dead engine on this host holds the stack's lock, clear it and retry once."""
         try:
-            with self._translating(operation):
-                return run()
+            return self._engine(operation, run)
         except ConflictError as e:
             if not (self.clear_stale_lock() or self._clear_named_holder(e.context)):
                 named = self._holder_named(operation, e)
                 if named is e:
                     raise
                 raise named from e
-        with self._translating(operation):
-            return run()
+        return self._engine(operation, run)
 
     def _clear_named_holder(self, context: Mapping[str, object]) -> bool:
         """Clear the lock when the engine named its holder and that is a dead process on this host."""
@@ -299,9 +295,25 @@ class JobStack:
             return error
         return lock_conflict(operation, "", {k: str(v) for k, v in error.context.items()}, held)
 
-    def _translating(self, operation: str) -> contextlib.AbstractContextManager[None]:
-        """``translate_errors`` for an operation on this stack (its secrets provider named on a failure to decrypt)."""
-        return translate_errors(operation, job_id=self.job_id, secrets=self.secrets)
+    def _engine(self, operation: str, run: Callable[[], T]) -> T:
+        """One engine call on this stack (``engine_call``; its secrets provider named on a failure to decrypt)."""
+        return engine_call(operation, run, secrets=self.secrets, job_id=self.job_id)
+
+    def _init_stack(self) -> None:
+        """``stack init``; a stack an earlier attempt created (its answer lost to a storage failure) is selected."""
+        try:
+            self._stack.workspace.create_stack(self.job_id)
+        except auto.StackAlreadyExistsError:
+            self._stack.workspace.select_stack(self.job_id)
+
+    def _select_or_init(self) -> bool:
+        """Select the stack, or create it when there is none; whether it was created."""
+        try:
+            self._stack.workspace.select_stack(self.job_id)
+            return False
+        except auto.StackNotFoundError:
+            self._init_stack()
+            return True
 
     def _settings_path(self) -> Path:
         return self._dir / f"Pulumi.{self.job_id}.yaml"

@@ -2,7 +2,8 @@
 
 Clients point ``AWS_ENDPOINT_URL`` at ``FaultProxy.url``; every request is forwarded to the upstream
 unless a ``Fault`` matches it: by ``Action=`` (query APIs such as EC2, in the query string or the form
-body) or by the ``X-Amz-Target`` header (JSON APIs such as CloudWatch Logs), optionally only when the
+body), by the ``X-Amz-Target`` header (JSON APIs such as CloudWatch Logs), or, for REST requests
+that carry neither (S3), as ``S3:<METHOD>`` (a fault for ``S3`` matches every method), optionally only when the
 body contains a marker (``MarketType=spot``), at a chosen rate (seeded) and at most ``times`` times.
 A matched request gets a capacity error, throttling, a 5xx, a refusal (4xx with the service's exact
 code and message), a canned answer (for what moto lacks: public SSM parameters, EC2 Service Quotas,
@@ -44,7 +45,11 @@ class Fault:
     injected: int = field(default=0, init=False)
 
     def matches(self, action: str | None, target: str | None, body: bytes) -> bool:
-        named = self.action in (action, target) or (target is not None and target.endswith("." + self.action))
+        named = (
+            self.action in (action, target)
+            or (target is not None and target.endswith("." + self.action))
+            or (action is not None and action.startswith(self.action + ":"))
+        )
         if not named:
             return False
         if callable(self.when):
@@ -98,9 +103,13 @@ class FaultProxy:
             self.seen.clear()
 
     def count(self, action: str, fault: FaultKind | None = None) -> int:
-        """How many ``action`` requests arrived (with ``fault``: how many that fault answered)."""
+        """How many ``action`` requests arrived (with ``fault``: how many that fault answered); ``S3`` counts every S3 method."""
         with self._lock:
-            return sum(1 for s in self.seen if s.action == action and (fault is None or s.fault == fault))
+            return sum(
+                1
+                for s in self.seen
+                if (s.action == action or (s.action or "").startswith(action + ":")) and (fault is None or s.fault == fault)
+            )
 
     def choose(self, action: str | None, target: str | None, body: bytes) -> Fault | None:
         with self._lock:
@@ -128,6 +137,12 @@ def throttle(action: str, *, json_api: bool = False, rate: float = 1.0, times: i
         return Fault(action, "throttle", rate=rate, times=times, status=400, body=body, content_type="application/x-amz-json-1.1")
     body = _ec2_error("RequestLimitExceeded", "Request limit exceeded.")
     return Fault(action, "throttle", rate=rate, times=times, status=503, body=body)
+
+
+def s3_slow_down(*, rate: float = 1.0, times: int | None = None) -> Fault:
+    """S3's throttling answer (503 SlowDown) to any S3 request: what a busy bucket prefix answers."""
+    body = b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+    return Fault("S3", "throttle", rate=rate, times=times, status=503, body=body, content_type="application/xml")
 
 
 def server_error(action: str, *, rate: float = 1.0, times: int | None = None) -> Fault:
@@ -265,7 +280,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            fault = proxy.choose(_action(self.path, body), self.headers.get("X-Amz-Target"), body)
+            target = self.headers.get("X-Amz-Target")
+            action = _action(self.path, body) or (None if target else f"S3:{self.command}")
+            fault = proxy.choose(action, target, body)
             if fault is not None and fault.kind != "slow":
                 self._reply(fault.status, fault.body, fault.content_type)
                 return
@@ -300,7 +317,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD answer has headers only
+                self.wfile.write(body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _handle
 

@@ -29,6 +29,8 @@ MARKER = ".trainctl-job.json"
 HOME_VAR = "TRAINCTL_JOB_HOME"
 _ENGINE_VARS = ("PULUMI_",)
 TRACEPARENT = "TRACEPARENT"  # the engine's own, in this process: never the agent's parent
+# kept for the agent's finalize (it operates the job's stack; a team backend has no passphrase of the home's own)
+_KEPT_ENGINE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 
 
 def _write_marker(directory: Path, tags: dict[str, str]) -> None:
@@ -96,7 +98,9 @@ class TrainingProcessProvider(ResourceProvider):
         config_path.write_text(props["agent_config"])
         log_path = Path(props["agent_log"])
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_ENGINE_VARS) and k != TRACEPARENT}
+        env = {
+            k: v for k, v in os.environ.items() if (not k.startswith(_ENGINE_VARS) or k in _KEPT_ENGINE_VARS) and k != TRACEPARENT
+        }
         trace = json.loads(props["agent_config"]).get("trace") or {}
         if trace.get("traceparent"):  # the agent's spans join the trace of the `up` that starts it
             env[TRACEPARENT] = trace["traceparent"]
