@@ -25,8 +25,26 @@ _ENGINE_CHILD_MARKERS = (b"pulumi", b"policies/pack.py")
 
 
 def orphaned_engines(job_id: str) -> list[int]:
-    """Engine processes working on ``job_id`` that this process did not start."""
-    return [pid for pid in procs.engine_processes(job_id) if _parent(pid) != os.getpid()]
+    """Engine processes working on ``job_id`` whose trainctl is gone.
+
+    An engine whose parent is a live trainctl process (this one, or another user's or home's `up`
+    on a shared backend) is no orphan: it holds the stack's lock and the next operation is refused
+    naming it (exit 4), rather than made to wait for it.
+    """
+    return [pid for pid in procs.engine_processes(job_id) if not _started_by_live_trainctl(pid)]
+
+
+def _started_by_live_trainctl(pid: int) -> bool:
+    parent = _parent(pid)
+    if parent == os.getpid():
+        return True
+    if parent is None or parent <= 1:
+        return False
+    try:
+        argv = Path(f"/proc/{parent}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return any(part.endswith((b"trainctl", b"orchestrator")) for part in argv[:3])
 
 
 def settle(job_id: str, home: Path, timeout_s: float = ORPHAN_WAIT_S) -> list[int]:

@@ -1,8 +1,10 @@
 """Teardown: destroy everything of a job but its artifacts, and record how it ended.
 
 Idempotent and safe to race: whoever takes the job lock first tears down; anyone else waits and
-finds ``torn_down`` set. Used by `up` at the end of a run, `cancel`, `down`, the agent's finalize
-hook and `recover`.
+finds ``torn_down`` set. The lock is per home: on a shared backend, two homes may tear one job down
+at once (a teammate's `cancel` and the owner's watcher); the record is then written only if it is
+still the one read before the destroy, so the first end recorded stands. Used by `up` at the end of a
+run, `cancel`, `down`, the agent's finalize hook and `recover`.
 """
 
 from __future__ import annotations
@@ -47,8 +49,14 @@ def teardown_job(
         started = time.monotonic()
         _destroy_stack(rt, job_id, on_event)
         observation = target.observe(record.model_copy(update={"torn_down": True}))
-        record = _ended(record, observation, requested=requested, reason=reason)
-        rt.ledger.save(record)
+        ended = _ended(record, observation, requested=requested, reason=reason)
+        stored = rt.ledger.save_if_unchanged(ended)
+        if stored is not ended:
+            if stored.torn_down:  # another home tore it down meanwhile (a teammate's cancel, another watcher): theirs stands
+                return stored
+            ended = _ended(stored, observation, requested=requested, reason=reason)  # a reader folded a change in
+            rt.ledger.save(ended)
+        record = ended
         _record_end(record)
         log.info("job.torn_down", state=record.state, reason=record.reason, seconds=round(time.monotonic() - started, 2))
         return record

@@ -21,7 +21,7 @@ def test_every_operation_completes_with_30_percent_slow_down(team: TeamBackend, 
     fault_proxy.clear()
     fault_proxy.add(s3_slow_down(rate=RATE))
     member = team.user(tmp_path / "home", AWS_ENDPOINT_URL=fault_proxy.url)
-    detached = write_job(tmp_path, "throttled-detached", steps=400, step_s=0.05)
+    detached = write_job(tmp_path, "throttled-detached", steps=6000, step_s=0.05)
     attached = write_job(tmp_path, "throttled-attached", steps=5, step_s=0.05)
 
     def ok(*args: str) -> str:
@@ -34,7 +34,7 @@ def test_every_operation_completes_with_30_percent_slow_down(team: TeamBackend, 
     took: list[str] = []
     ok("plan", str(detached))
     ok("up", "--detach", str(detached))
-    job_id = member.json("ls")[0]["job_id"]
+    job_id = member.json("ls")["jobs"][0]["job_id"]
     assert member.json("status", job_id)["state"] == "running"
     wait_until(lambda: "step" in ok("logs", job_id), timeout=60)
     ok("cancel", job_id)
@@ -43,7 +43,7 @@ def test_every_operation_completes_with_30_percent_slow_down(team: TeamBackend, 
     ok("down", job_id)
     ok("gc", "--dry-run")
     ok("cost")
-    states = {row["name"]: row["state"] for row in member.json("ls")}
+    states = {row["name"]: row["state"] for row in member.json("ls")["jobs"]}
     assert states == {"throttled-detached": "cancelled", "throttled-attached": "succeeded"}
     throttled, seen = fault_proxy.count("S3", "throttle"), fault_proxy.count("S3")
     assert throttled >= 10, f"the proxy must really have throttled S3 requests ({throttled} of {seen}; {took})"
