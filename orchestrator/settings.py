@@ -23,7 +23,9 @@ SECRETS_SCHEMES = ("awskms://", "gcpkms://", "azurekeyvault://", "hashivault://"
 class Settings(BaseSettings):
     """Every knob trainctl reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    # An empty TRAINCTL_* variable counts as unset: CI systems pass a repository variable that is not
+    # defined as an empty string (GitHub Actions' `${{ vars.X }}`).
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True, env_ignore_empty=True)
 
     home: Path = Field(default_factory=trainctl_home)
     backend_url: str | None = Field(default=None, description="Pulumi backend URL; default file://$TRAINCTL_HOME/state")
