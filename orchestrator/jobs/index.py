@@ -11,6 +11,9 @@ have a cache of its own: for a remote store, the records read last time are kept
 says which changed, and only those are fetched. The listing is asked every time: the local cache is
 never the truth.
 
+A kind of backend trainctl keeps no objects in (``gs://``, ``azblob://``, Pulumi Cloud) has its index in
+this home instead (``$TRAINCTL_HOME/index/<backend id>/``): it works, but teammates do not see it.
+
 Records that an earlier trainctl kept in ``$TRAINCTL_HOME/jobs`` belong to the home's default file
 backend: the first time that backend's index is opened they move into it (``migrate_legacy_records``).
 """
@@ -28,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 from orchestrator import tracing
 from orchestrator.errors import NotFoundError
 from orchestrator.jobs.backend import backend_id
-from orchestrator.jobs.layout import INDEX_PREFIX, LEGACY_DIR, default_state_url, index_cache_path, record_key
+from orchestrator.jobs.layout import (
+    INDEX_PREFIX,
+    LEGACY_DIR,
+    default_state_url,
+    index_cache_path,
+    local_index_dir,
+    record_key,
+)
 from orchestrator.jobs.records import JobRecord, SweepMember, same_point
 from orchestrator.store import BackendStore, ObjectInfo, backend_store
 from orchestrator.store.files import FileStore
@@ -52,7 +62,8 @@ class Ledger:
     @classmethod
     def of(cls, settings: Settings) -> Ledger:
         """The index of the backend in force (records of an earlier trainctl moved into it first, if any)."""
-        store = backend_store(settings.state_url)
+        local = local_index_dir(settings.home, settings.state_url)
+        store = FileStore(local) if local is not None else backend_store(settings.state_url)
         if isinstance(store, FileStore) and backend_id(settings.state_url) == backend_id(default_state_url(settings.home)):
             migrate_legacy_records(settings.home, store)
         return cls(store, index_cache_path(settings.home, settings.state_url))

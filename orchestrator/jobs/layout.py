@@ -9,11 +9,12 @@ import json
 from pathlib import Path
 
 from orchestrator.jobs.backend import backend_id
-from orchestrator.store import STORE_DIR, file_state_dir
+from orchestrator.store import STORE_DIR, STORES, file_state_dir
 
 INDEX_PREFIX = "jobs/"
 LEGACY_DIR = "jobs"  # $TRAINCTL_HOME/jobs: where records were kept before they moved into the backend
 CACHE_DIR = "cache/index"
+LOCAL_INDEX_DIR = "index"  # $TRAINCTL_HOME/index/<backend id>: the index of a backend that keeps no trainctl objects
 
 
 def record_key(job_id: str) -> str:
@@ -27,10 +28,18 @@ def default_state_url(home: Path) -> str:
 
 
 def index_cache_path(home: Path, state_url: str) -> Path | None:
-    """Where the local cache of a backend's index lives (None: a file backend, read directly, needs none)."""
-    if file_state_dir(state_url) is not None:
+    """Where the local cache of a backend's index lives (None: an index on this machine, read directly, needs none)."""
+    if file_state_dir(state_url) is not None or local_index_dir(home, state_url) is not None:
         return None
     return home / CACHE_DIR / f"{backend_id(state_url)}.json"
+
+
+def local_index_dir(home: Path, state_url: str) -> Path | None:
+    """For a kind of backend trainctl keeps no objects in (gs://, azblob://, Pulumi Cloud): the directory of
+    this home that holds its job index instead (not shared with teammates). None for every other backend."""
+    if state_url.split("://", 1)[0].lower() in STORES:
+        return None
+    return home / LOCAL_INDEX_DIR / backend_id(state_url)
 
 
 def known_job_ids(home: Path, state_url: str) -> list[tuple[float, str]]:
@@ -40,6 +49,9 @@ def known_job_ids(home: Path, state_url: str) -> list[tuple[float, str]]:
     state_dir = file_state_dir(state_url)
     if state_dir is not None:
         directories.append(state_dir / STORE_DIR / INDEX_PREFIX)
+    local = local_index_dir(home, state_url)
+    if local is not None:
+        directories.append(local / INDEX_PREFIX)
     found: dict[str, float] = {}
     for directory in directories:
         try:

@@ -242,3 +242,24 @@ def test_completion_ids_of_a_team_backend_come_from_the_local_cache(team_url: st
     with aws.listening(lambda service, operation: calls.append(operation)):
         assert [job_id for _, job_id in known_job_ids(bob, team_url)] == ["resnet-a1b2c3"]
     assert calls == []
+
+
+@pytest.mark.parametrize("url", ["gs://team-bucket/trainctl", "https://api.pulumi.com"])
+def test_a_backend_without_objects_keeps_its_index_in_the_home(
+    cli, url: str, trainctl_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a backend trainctl keeps no objects in, the index lives in $TRAINCTL_HOME/index/<backend id>/ (ls works)
+    and publishing a team policy exits 2 saying the backend keeps none."""
+    from orchestrator.jobs.backend import backend_id
+
+    monkeypatch.setenv("TRAINCTL_BACKEND_URL", url)
+    get_settings.cache_clear()
+    Ledger.of(get_settings()).save(_record("resnet-a1b2c3"))
+    assert (trainctl_home / "index" / backend_id(url) / "jobs" / "resnet-a1b2c3.json").is_file()
+    result = cli("ls", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [row["job_id"] for row in json.loads(result.stdout)["jobs"]] == ["resnet-a1b2c3"]
+    policy = trainctl_home / "team.json"
+    policy.write_text('{"max-hourly-cost": {"maxUsd": 5}}')
+    refused = cli("policy", "publish", str(policy))
+    assert refused.exit_code == 2 and "keeps no team policy" in refused.stderr
