@@ -19,7 +19,6 @@ finishes what is left).
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,20 +30,18 @@ from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.query import current
 from orchestrator.lifecycle.signals import GracefulStop
 from orchestrator.lifecycle.stopping import Say, graceful_stop, stopped, teardown_after_stop
-from orchestrator.lifecycle.watch import stop_watcher, watcher_pids
+from orchestrator.lifecycle.watch import stop_watcher
 from orchestrator.logs import get_logger
 from orchestrator.sweep.grid import Grid, Point
 from orchestrator.vocabulary import ACTIVE_STATES, JobState, LockOp, job_lock_key, sweep_lock_key, watch_lock_key
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED})  # a point that ended so is not run again
-PROCESS_WAIT_S = 60.0
 
 
 @dataclass
 class SweepProgress:
-    """What the sweep did: the job of each point (by point key), and which points were finished before."""
+    """What the sweep did: which points were finished before it started, which jobs it launched."""
 
-    jobs: dict[str, str] = field(default_factory=dict)  # point key -> job id
     resumed_finished: list[str] = field(default_factory=list)  # point keys already finished when it started
     launched: list[str] = field(default_factory=list)  # job ids launched (or resumed) by this run
 
@@ -97,8 +94,6 @@ def _pending(rt: Runtime, grid: Grid, progress: SweepProgress, say: Say) -> list
     pending: list[Point] = []
     for point in grid.points:
         record = known.get(point.key)
-        if record is not None:
-            progress.jobs[point.key] = record.job_id
         if record is not None and record.state in FINISHED:
             progress.resumed_finished.append(point.key)
         else:
@@ -112,11 +107,10 @@ def _launched(launching: dict[Future[str | None], Point], progress: SweepProgres
     """The job ids of the launches that are over (all of them with ``wait``), removed from ``launching``."""
     started: list[str] = []
     for future in [f for f in launching if wait or f.done()]:
-        point = launching.pop(future)
+        del launching[future]
         job_id = future.result()  # _launch reports trainctl's errors itself; anything else is a bug
         if job_id is not None:
             progress.launched.append(job_id)
-            progress.jobs[point.key] = job_id
             started.append(job_id)
     return started
 
@@ -183,19 +177,11 @@ def _stop_running(rt: Runtime, job_ids: list[str], stop: GracefulStop, say: Say)
 
 
 def _wait_for_processes(rt: Runtime, job_ids: list[str], stop: GracefulStop) -> None:
-    """Wait until no process of the jobs is left (agents, their finalize, watchers), a second signal excepted."""
-    from orchestrator.agent.procs import processes_with_env
+    """Wait until no process of the jobs is left (agents, their finalize, watchers), as `cancel` does; a
+    second signal skips what is left of the waiting."""
+    from orchestrator.lifecycle.stop import wait_for_processes
 
-    def left(job_id: str) -> bool:
-        if stop_watcher(rt, job_id):  # torn down: its watcher need not wait for its next look
-            return True
-        return bool(watcher_pids(job_id) or processes_with_env("TRAINCTL_JOB_ID", job_id))
-
-    deadline = time.monotonic() + PROCESS_WAIT_S
-    waiting = list(job_ids)
-    while waiting and time.monotonic() < deadline and not stop.urgent.is_set():
-        waiting = [job_id for job_id in waiting if left(job_id)]
-        if waiting:
-            stop.urgent.wait(0.1)
-    if waiting:
-        get_logger(__name__).warning("sweep.processes_left", jobs=",".join(waiting))
+    for job_id in job_ids:
+        if stop.urgent.is_set():
+            return
+        wait_for_processes(rt, job_id)
