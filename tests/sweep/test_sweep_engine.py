@@ -159,3 +159,20 @@ def test_detached_sweep_then_cancel_and_down_the_whole_sweep(tc: Trainctl, make_
     down = tc.run("down", "--sweep", sweep_id, "--purge", "--yes", "-o", "json")
     assert down.returncode == 0, down.stderr
     assert all(not (tc.home / "artifacts" / j["job_id"]).exists() for j in jobs)
+
+
+def test_sweep_over_the_cost_cap_is_refused_before_any_job(tc: Trainctl, make_job, tmp_path: Path) -> None:
+    """The real console script: a worst case above maxSweepUsd exits 3 naming both sums; no job, stack or process exists."""
+    spec = make_job(name="sweep-cap", extra="limits:\n  max_runtime: 1h\n")
+    config = tmp_path / "team-policy.yaml"
+    config.write_text("max-job-cost:\n  maxSweepUsd: 10\n")
+    env = {"TRAINCTL_LOCAL_HOURLY_USD": "2"}
+    args = ["sweep", str(spec), "--param", "env.LOSS_SCALE=1,2,3,4,5,6", "--policy-config", str(config)]
+    refused = tc.run(*args, env=env)
+    assert refused.returncode == 3, refused.stderr
+    assert "12.00 USD" in refused.stderr and "10.00 USD" in refused.stderr and "max-job-cost" in refused.stderr
+    detached = tc.run(*args, "--detach", env=env)
+    assert detached.returncode == 3, detached.stderr
+    assert tc.jobs() == []
+    assert not (tc.home / "state").exists() and not (tc.home / "runs").exists()
+    assert not list(tc.home.glob("logs/*.sweep.log"))  # no background runner was started either
