@@ -45,11 +45,26 @@ def push_run(url: str, command: str, job_id: str | None = None) -> str | None:
     worker = threading.Thread(target=push, name="pushgateway", daemon=True)
     worker.start()
     worker.join(PUSH_TIMEOUT_S + 1.0)
+    shown = redacted(url)
     if worker.is_alive():
-        return f"metrics not pushed to the Pushgateway at {url}: no answer within {PUSH_TIMEOUT_S + 1.0:.0f}s"
+        return f"metrics not pushed to the Pushgateway at {shown}: no answer within {PUSH_TIMEOUT_S + 1.0:.0f}s"
     if failure:
-        return f"metrics not pushed to the Pushgateway at {url}: {failure[0]}"
+        return f"metrics not pushed to the Pushgateway at {shown}: {failure[0].replace(url, shown)}"
     return None
+
+
+def redacted(url: str) -> str:
+    """``url`` without the password of its user part (``https://user:***@host``), fit for a warning."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    except ValueError:
+        return "(an unparsable URL)"
 
 
 def _bound_job_id() -> str | None:

@@ -124,3 +124,14 @@ def test_help_and_validate_import_no_metrics_or_tracing_library(argv: list[str])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRAINCTL_PUSHGATEWAY"))}
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False, env=env)
     assert "LOADED [] 0" in result.stderr, result.stderr
+
+
+def test_a_pushgateway_password_never_reaches_the_warning(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gateway URL with a user and password that fails: the warning names the gateway without the password."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("TRAINCTL_PUSHGATEWAY_URL", f"http://ci:s3cret-token@127.0.0.1:{closed}")
+    result = cli("ls")
+    assert result.exit_code == 0
+    assert f"http://ci:***@127.0.0.1:{closed}" in result.stderr and "s3cret-token" not in result.stderr
