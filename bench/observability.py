@@ -80,7 +80,7 @@ def _up_detach(home: Path, endpoint: str | None) -> tuple[float, float, str]:
         sys.exit(f"up --detach failed ({result.returncode}):\n{result.stderr}")
     listing = [TRAINCTL, "ls", "--output", "json"]
     listed = subprocess.run(listing, env=_env(home, None), capture_output=True, text=True, check=True)
-    job_id = json.loads(listed.stdout)[0]["job_id"]
+    job_id = json.loads(listed.stdout)["jobs"][0]["job_id"]
     return wall, _children_cpu() - cpu, job_id
 
 

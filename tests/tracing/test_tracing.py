@@ -231,3 +231,54 @@ def test_docs_show_the_jaeger_config_the_tests_run() -> None:
     block = doc.split("<!-- jaeger-config: begin -->")[1].split("<!-- jaeger-config: end -->")[0]
     shown = block.strip().removeprefix("```yaml").removesuffix("```").strip()
     assert shown == CONFIG.format(otlp_port=4318, query_port=16686, query_grpc_port=16685).strip()
+
+
+def _bare_job_stack(env: dict[str, str]) -> Any:
+    """A JobStack with only what `_traced` uses (its Automation workspace's env_vars and its job id): no engine."""
+    from orchestrator.engine.jobstack import JobStack
+
+    stack = object.__new__(JobStack)
+    stack.job_id = "job-3"
+    stack._stack = SimpleNamespace(workspace=SimpleNamespace(env_vars=env))  # type: ignore[assignment]
+    return stack
+
+
+def test_engine_operation_env_is_set_for_that_operation_only(spans: InMemorySpanExporter) -> None:
+    """Inside an operation the workspace env joins its span; afterwards the shared env dict is back, untouched."""
+    base = {"PULUMI_HOME": "/h"}
+    stack = _bare_job_stack(base)
+    with stack._traced("update") as traced:
+        during = dict(stack._stack.workspace.env_vars)
+        handler = traced(None)
+        handler(SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=_meta("create", "workdir"))))
+        handler(SimpleNamespace(res_outputs_event=SimpleNamespace(metadata=_meta("create", "workdir"))))
+    operation = by_name(spans)["pulumi update"]
+    assert during["PULUMI_HOME"] == "/h"
+    assert during["TRACEPARENT"].split("-")[2] == format(operation.context.span_id, "016x")
+    assert stack._stack.workspace.env_vars is base and base == {"PULUMI_HOME": "/h"}
+    assert (operation.attributes or {})["pulumi.resource_operations"] == 1
+    assert parent_of(by_name(spans)["create workdir"]) == operation.context.span_id
+
+
+def test_engine_operation_untraced_when_tracing_is_off() -> None:
+    """With tracing off an operation gets no span, no trace variables, and its handlers unchanged."""
+    base = {"PULUMI_HOME": "/h"}
+    stack = _bare_job_stack(base)
+
+    def handler(event: Any) -> None:
+        pass
+
+    with stack._traced("update") as traced:
+        assert traced(handler) is handler and traced(None) is None
+        assert stack._stack.workspace.env_vars == {"PULUMI_HOME": "/h"}
+
+
+def test_missing_sdk_leaves_tracing_off_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent whose machine lacks the SDK runs untraced and says so once."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setitem(sys.modules, "orchestrator.tracing.sdk", None)
+    assert tracing.start(tracing.AGENT_SERVICE) is False
+    assert not tracing.active()
+    assert "tracing is off: the OpenTelemetry SDK is not installed" in capsys.readouterr().err
