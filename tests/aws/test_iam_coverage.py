@@ -73,7 +73,7 @@ def test_preflight_calls_are_granted(faults: FaultProxy, tmp_path: Path, heard: 
     faults.add(fault_kinds.service_quota("L-DB2E81BA", 64, "Running On-Demand G and VT instances"))
     faults.add(fault_kinds.service_quota("L-3819A6DF", 64, "All G and VT Spot Instance Requests"))
     spec = tmp_path / "job.yaml"
-    spec.write_text(PREFLIGHT_SPEC.format(instance_type="g5.xlarge", spot="true", fallback="true"))
+    spec.write_text(PREFLIGHT_SPEC.format(instance_type="g5.xlarge", nodes=1, spot="true", fallback="true"))
     (tmp_path / "train.py").write_text("print('hi')\n")
     heard.clear()  # the image was registered for the test, not by trainctl
     AwsTarget().preflight(load_spec(spec), region=REGION, offline=False)

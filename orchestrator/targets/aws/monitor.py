@@ -37,12 +37,12 @@ FINAL = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED})
 
 def read_status(s3: Any, bucket: str, key: str = STATUS_KEY) -> dict[str, Any] | None:
     """The agent's ``status.json`` (None before the agent's first heartbeat); ``key``: another node's."""
+    what = "the job's status" if key == STATUS_KEY else f"a node's status {key}"
     try:
         body = aws.call(
-            "reading the job's status (s3 GetObject)",
+            f"reading {what} (s3 GetObject)",
             lambda: s3.get_object(Bucket=bucket, Key=key)["Body"].read(),
             bucket=bucket,
-            key=key,
         )
     except CloudError as e:
         if aws.is_not_found(e):
