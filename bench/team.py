@@ -7,11 +7,17 @@ as a teammate sees it: `trainctl ls -o json` as a fresh process from a second ho
 cache (every record fetched: a new teammate, or after the cache was deleted) and then warm (one listing, no
 record fetched). The engine is a logging shim: the last column counts engine starts (expected: none).
 Target (issue 12): `ls` under 1 s at 200 jobs, with no engine process.
+
+Then `up --detach` of a local-target job (the test trainer, a fresh process each time, the real engine)
+on the S3 backend (moto, KMS secrets) against the file backend, each followed by an untimed `down`: the
+median wall-clock of each and their ratio (what a shared bucket costs an `up`: every state, lock, tag,
+settings and index object is a round trip instead of a file write).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -30,6 +36,8 @@ SIZES = (50, 100, 200)
 TARGET_S = 1.0
 BUCKET = "bench-team"
 TEAMS = ("vision", "nlp", "speech", "rl")
+KMS_ALIAS = "alias/bench-team"
+KMS = f"awskms://{KMS_ALIAS}?region=us-east-1"
 
 
 def write_jobs(home: Path, url: str, first: int, count: int, seed: int = 12) -> None:
@@ -112,9 +120,36 @@ def bench_ls(tmp: Path, env: dict[str, str], url: str, runs: int) -> dict[int, t
     return results
 
 
+def bench_up(tmp: Path, env: dict[str, str], url: str, runs: int) -> dict[str, Times]:
+    """Per backend (file, S3): the times of `trainctl up --detach --new` of a local job, each torn down after."""
+    from orchestrator.testing.harness import write_job
+
+    spec = write_job(tmp / "work", "bench-up", steps=100_000, step_s=1.0)
+    plain = {k: v for k, v in env.items() if k != "TRAINCTL_BACKEND_URL"}
+    backends = {
+        "file": {**plain, "TRAINCTL_HOME": str(tmp / "up-file")},
+        "s3": {**env, "TRAINCTL_HOME": str(tmp / "up-s3"), "TRAINCTL_BACKEND_URL": url, "TRAINCTL_SECRETS_PROVIDER": KMS},
+    }
+    results: dict[str, Times] = {}
+    for name, member in backends.items():
+
+        def up(member: dict[str, str] = member) -> None:
+            subprocess.run([TRAINCTL, "up", "--detach", "--new", str(spec)], env=member, capture_output=True, check=True)
+
+        times = []
+        for _ in range(runs):
+            times += timed(up, 1)
+            listed = subprocess.run([TRAINCTL, "ls", "-o", "json"], env=member, capture_output=True, text=True, check=True)
+            job_id = json.loads(listed.stdout)["jobs"][0]["job_id"]
+            subprocess.run([TRAINCTL, "down", job_id], env=member, capture_output=True, check=True)
+        results[name] = times
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--up-runs", type=int, default=3, help="up --detach runs per backend")
     args = parser.parse_args()
 
     from orchestrator.home import engine_cache_dir
@@ -127,6 +162,8 @@ def main() -> None:
         import boto3
 
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        kms = boto3.client("kms", region_name="us-east-1")
+        kms.create_alias(AliasName=KMS_ALIAS, TargetKeyId=kms.create_key()["KeyMetadata"]["KeyId"])
         url = f"s3://{BUCKET}/trainctl?region=us-east-1"
         with tempfile.TemporaryDirectory(prefix="trainctl-bench-team-") as name:
             tmp = Path(name)
@@ -140,6 +177,8 @@ def main() -> None:
                 "BENCH_ENGINE_LOG": str(log),
             }
             results = bench_ls(tmp, env, url, args.runs)
+            real = {**env, "TRAINCTL_ENGINE_DIR": os.environ.get("TRAINCTL_ENGINE_DIR") or str(engine_cache_dir())}
+            ups = bench_up(tmp, real, f"s3://{BUCKET}/up-bench", args.up_runs)
     finally:
         server.stop()
     print(f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs (wall times grow with load)")
@@ -152,6 +191,14 @@ def main() -> None:
             verdict = "ok" if median < TARGET_S and starts == 0 else "OVER"
             line = f"{label:24} {size:5} {median:9.3f} {min(wall):7.3f} {max(wall):7.3f} {cpu:6.3f}"
             print(f"{line} {starts:14}  {verdict}")
+    print(f"\n{'up --detach (local job)':24} {'runs':>5} {'median s':>9} {'min s':>7} {'max s':>7} {'cpu s':>6}")
+    medians = {}
+    for name, times in ups.items():
+        wall = [w for w, _ in times]
+        medians[name] = statistics.median(wall)
+        cpu = statistics.median(c for _, c in times)
+        print(f"{name + ' backend':24} {len(wall):5} {medians[name]:9.3f} {min(wall):7.3f} {max(wall):7.3f} {cpu:6.3f}")
+    print(f"S3 / file: {medians['s3'] / medians['file']:.2f}x")
 
 
 if __name__ == "__main__":

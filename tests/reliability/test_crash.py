@@ -15,7 +15,9 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 
@@ -40,32 +42,59 @@ def _job_pids(name: str) -> list[int]:
     return [p for p in found if Path(f"/proc/{p}").exists()]
 
 
-def _stale_locks(home: Path) -> list[Path]:
+class Backend(Protocol):
+    """What a trial reads of the backend that holds its jobs' stacks."""
+
+    def locks(self) -> list[tuple[str, int]]:
+        """(where, holder pid) of each engine lock in the backend."""
+        ...
+
+    def pending_operations(self, job_id: str) -> list[dict[str, Any]]: ...
+
+    def live_resources(self, job_id: str) -> list[str]: ...
+
+
+class FileBackend:
+    """The trial home's own file backend (``$TRAINCTL_HOME/state``)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def locks(self) -> list[tuple[str, int]]:
+        found = []
+        for path in engine_locks(self.home):
+            try:
+                found.append((str(path), int(json.loads(path.read_text()).get("pid", 0))))
+            except (OSError, ValueError):
+                continue  # released while we looked
+        return found
+
+    def pending_operations(self, job_id: str) -> list[dict[str, Any]]:
+        return pending_operations(self.home, job_id)
+
+    def live_resources(self, job_id: str) -> list[str]:
+        return live_resources(self.home, job_id)
+
+
+def _stale_locks(backend: Backend) -> list[str]:
     """Engine locks whose holder is dead. A live holder (e.g. the agent's finalize tearing a finished
     job down right now) is waited for: its lock is not stale, and must be gone once it exits."""
-    stale = []
-    for path in engine_locks(home):
-        try:
-            pid = int(json.loads(path.read_text()).get("pid", 0))
-        except (OSError, ValueError):
-            continue  # released while we looked
+    for _, pid in backend.locks():
         wait_until(lambda pid=pid: not is_alive(pid), timeout=120)
-        if path.exists():
-            stale.append(path)
-    return stale
+    return [where for where, _ in backend.locks()]
 
 
-def _check(tc: Trainctl, name: str) -> list[str]:
+def _check(tc: Trainctl, name: str, backend: Backend) -> list[str]:
     """Every invariant that must hold after repair; returns the violations."""
     problems = []
-    stale = _stale_locks(tc.home)
+    stale = _stale_locks(backend)
     if stale:
         problems.append(f"stale engine lock {stale}")
     for job in tc.jobs():
         job_id = job["job_id"]
-        if pending_operations(tc.home, job_id):
+        if backend.pending_operations(job_id):
             problems.append("pending operation in state")
-        resources = live_resources(tc.home, job_id)
+        resources = backend.live_resources(job_id)
         running = job["state"] == "running" and len(resources) == 4  # manifest, workdir, artifacts, training
         if processes_with_env("TRAINCTL_JOB_ID", job_id) and not running:
             problems.append(f"process of a {job['state']} job with {len(resources)} resources")
@@ -109,7 +138,7 @@ def _kill_during(tc: Trainctl, args: list[str], delay: float) -> int | None:
         return None
 
 
-def _trial(tc: Trainctl, make_job, index: int, rng: random.Random) -> tuple[str, float, str, str, list[str]]:
+def _trial(tc: Trainctl, make_job, index: int, rng: random.Random, backend: Backend) -> tuple[str, float, str, str, list[str]]:
     operation = OPERATIONS[index % len(OPERATIONS)]
     name = f"crash-{index:02d}"
     steps = 40 if operation.startswith("up") else 400
@@ -135,7 +164,7 @@ def _trial(tc: Trainctl, make_job, index: int, rng: random.Random) -> tuple[str,
             result = tc.run(*repair_args, timeout=180)
         if result.returncode not in (0, 6):
             return operation, delay, outcome, repair, [f"{repair} exited {result.returncode}: {result.stderr[-300:]}"]
-    problems = _check(tc, name)
+    problems = _check(tc, name, backend)
     for job in tc.jobs():  # leave nothing behind for the next trial
         down = tc.run("down", job["job_id"], timeout=180)
         if down.returncode != 0:
@@ -149,26 +178,37 @@ def _trial(tc: Trainctl, make_job, index: int, rng: random.Random) -> tuple[str,
 @pytest.mark.timeout(60 * TRIALS)
 def test_kill_9_trials_leave_nothing_stale(tmp_path: Path, make_job) -> None:
     """Every seeded kill -9 trial ends clean after recover or a re-run (see the printed trial table)."""
-    rng = random.Random(SEED)
+
+    def trial_user(index: int) -> tuple[Trainctl, Backend]:
+        home = tmp_path / f"trial-{index:02d}"
+        home.mkdir()
+        return Trainctl(home), FileBackend(home)
+
+    run_trials(make_job, trial_user, TRIALS, SEED, "kill -9 trials")
+
+
+def run_trials(
+    make_job: Callable[..., Path], trial_user: Callable[[int], tuple[Trainctl, Backend]], trials: int, seed: int, title: str
+) -> None:
+    """Run ``trials`` seeded kill -9 trials, each with its own user and backend; print and check the table."""
+    rng = random.Random(seed)
     rows = [f"{'#':>3} {'operation':10} {'kill at s':>9} {'outcome':9} {'repair':8} result"]
     failures = []
     killed: list[str] = []  # the operation of each trial whose command was killed before it finished
-    for index in range(TRIALS):
-        home = tmp_path / f"trial-{index:02d}"
-        home.mkdir()
-        tc = Trainctl(home)
+    for index in range(trials):
+        tc, backend = trial_user(index)
         started = time.monotonic()
-        operation, delay, outcome, repair, problems = _trial(tc, make_job, index, rng)
+        operation, delay, outcome, repair, problems = _trial(tc, make_job, index, rng, backend)
         verdict = "ok" if not problems else "FAIL: " + "; ".join(problems)
         rows.append(f"{index:3} {operation:10} {delay:9.2f} {outcome:9} {repair:8} {verdict} ({time.monotonic() - started:.0f}s)")
         if problems:
             failures.append(index)
         if outcome == "killed":
             killed.append(operation)
-    rows.append(f"seed {SEED}: {TRIALS - len(failures)}/{TRIALS} trials clean, {len(killed)}/{TRIALS} killed mid-operation")
-    TABLES[f"kill -9 trials (seed {SEED})"] = rows
+    rows.append(f"seed {seed}: {trials - len(failures)}/{trials} trials clean, {len(killed)}/{trials} killed mid-operation")
+    TABLES[f"{title} (seed {seed})"] = rows
     assert not failures, "\n".join(rows)
     # a trial whose command finished before its kill point crashed nothing: it must not pass for a crash trial
-    assert len(killed) >= TRIALS // 2, "too few trials killed their command mid-operation:\n" + "\n".join(rows)
-    if 2 * len(OPERATIONS) <= TRIALS:  # a few trials (TRAINCTL_CRASH_TRIALS) may miss one by chance
+    assert len(killed) >= trials // 2, "too few trials killed their command mid-operation:\n" + "\n".join(rows)
+    if 2 * len(OPERATIONS) <= trials:  # a few trials (TRAINCTL_CRASH_TRIALS) may miss one by chance
         assert set(killed) == set(OPERATIONS), "an operation was never killed mid-way:\n" + "\n".join(rows)

@@ -55,6 +55,11 @@ DEPLOYER_OBJECT_ACTIONS = (
     *("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
     *("s3:AbortMultipartUpload", "s3:GetObjectTagging"),
 )
+# A team member on the shared backend: the engine reads, writes (and copies, for its .bak) stack objects
+# and deletes locks; trainctl's store reads, writes and deletes its own objects; the KMS provider encrypts
+# a stack's data key at `stack init` and decrypts it whenever the stack is operated.
+TEAM_OBJECT_ACTIONS = ("s3:GetObject", "s3:PutObject", "s3:DeleteObject")
+TEAM_KEY_ACTIONS = ("kms:Encrypt", "kms:Decrypt")
 DEPLOYER_LOG_ACTIONS = (
     *("logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy"),
     *("logs:TagResource", "logs:UntagResource", "logs:ListTagsForResource", "logs:TagLogGroup", "logs:ListTagsLogGroup"),
@@ -179,6 +184,42 @@ def reporting_policy() -> dict[str, Any]:
     policy (printed in docs/aws.md): Cost Explorer and the Pricing API, which scope by nothing but the account."""
     statement = {"Sid": "CostAndPrices", "Effect": "Allow", "Action": list(REPORTING_ACTIONS), "Resource": ["*"]}
     return {"Version": VERSION, "Statement": [statement]}
+
+
+def team_member_policy(bucket: str, prefix: str, key_alias: str) -> dict[str, Any]:
+    """What a member of a team needs on its backend (printed in docs/teams.md): the objects under the
+    backend's prefix (the engine's stacks, history and locks, trainctl's job index, stack settings and
+    team policy), and the team's KMS key, by its alias, to encrypt and decrypt stack secrets.
+
+    Nothing else in the bucket, no bucket configuration, no key administration. Running jobs on AWS
+    needs ``deployer_policy`` besides.
+    """
+    base = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+    return {
+        "Version": VERSION,
+        "Statement": [
+            {
+                "Sid": "ListTheBackend",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+                "Condition": {"StringLike": {"s3:prefix": [f"{base}*"]}},
+            },
+            {
+                "Sid": "BackendObjects",
+                "Effect": "Allow",
+                "Action": list(TEAM_OBJECT_ACTIONS),
+                "Resource": [f"arn:aws:s3:::{bucket}/{base}*"],
+            },
+            {
+                "Sid": "TeamSecretsKey",
+                "Effect": "Allow",
+                "Action": list(TEAM_KEY_ACTIONS),
+                "Resource": ["arn:aws:kms:*:*:key/*"],
+                "Condition": {"ForAnyValue:StringEquals": {"kms:ResourceAliases": [key_alias]}},
+            },
+        ],
+    }
 
 
 def _storage_statements() -> list[dict[str, Any]]:
