@@ -100,6 +100,9 @@ def next_step(record: JobRecord) -> str | None:
         return f"trainctl logs {job} -f  (follow it), or trainctl cancel {job}"
     if record.state == JobState.INTERRUPTED:
         spec = record.spec_path or "SPEC"
+        if record.sweep is not None:  # a plain `up` never resumes a sweep's job: the sweep does
+            again = f"trainctl sweep {spec} --param ... (the same options as sweep {record.sweep.sweep_id})"
+            return f"{again}  (resumes it from its newest checkpoint), or trainctl down {job}"
         return f"trainctl up {spec}  (resumes it from its newest checkpoint), or trainctl down {job}"
     if not record.torn_down:
         return f"trainctl down {job}  (its stack still exists)"

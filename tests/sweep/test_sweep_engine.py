@@ -106,6 +106,8 @@ def test_sigint_stops_cleanly_and_rerun_completes_only_the_missing_points(tc: Tr
     assert len(done) >= (2 if when == "some-finished" else 0), before
     assert any(r["state"] == "interrupted" for r in before.values()), before
     assert all(r["torn_down"] for r in before.values()), before
+    interrupted_one = next(j for j, r in before.items() if r["state"] == "interrupted")
+    assert tc.json("status", interrupted_one)["next"].startswith(f"trainctl sweep {spec} --param")
     assert _nothing_left(tc, list(before)) == []
 
     again = tc.run("sweep", str(spec), *INTERRUPTED_GRID, "-o", "json", timeout=300)
