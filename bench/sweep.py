@@ -134,14 +134,35 @@ def main() -> None:
     print(f"{args.points}-point sweep, each job `sleep {args.run_seconds:g}` on the local target, {os.cpu_count()} cores")
     columns = (("max-parallel", 12), ("wall s", 8), ("speed-up", 9), ("peak RSS MB", 12), ("peak procs", 11))
     print(" ".join(title.rjust(width) for title, width in (*columns, ("alloc s/job", 12), ("runs at once", 13))))
-    base = None
+    results: dict[int, dict[str, float]] = {}
     for parallel in args.parallel:
-        result = run_one(parallel, args.points, args.run_seconds, args.keep)
-        base = base or result["wall_s"]
+        result = results[parallel] = run_one(parallel, args.points, args.run_seconds, args.keep)
+        base = results[args.parallel[0]]["wall_s"]
         print(
             f"{parallel:>12} {result['wall_s']:>8.1f} {base / result['wall_s']:>8.2f}x {result['peak_rss_mb']:>12.0f}"
             f" {result['peak_procs']:>11.0f} {result['alloc_s']:>12.2f} {result['peak_runs']:>13.0f}"
         )
+    print(_limits(results, args.run_seconds))
+
+
+def _limits(results: dict[int, dict[str, float]], run_s: float) -> str:
+    """What limits the speed-up, read from the measurements: the engine's share and how it grows."""
+    low, high = min(results), max(results)
+    first, last = results[low], results[high]
+    ideal = first["wall_s"] / last["wall_s"]
+    slower = last["alloc_s"] / first["alloc_s"]
+    lines = [
+        f"speed-up at {high} at once: {ideal:.2f}x of an ideal {high / low:.0f}x.",
+        f"each job spends {first['alloc_s']:.1f} s allocating (plus a teardown) for {run_s:g} s of run;",
+        f"with {high} launches at once an allocation takes {last['alloc_s']:.1f} s ({slower:.1f}x): "
+        + (
+            f"the engines share {os.cpu_count()} cores, so the cores (not the sweep) bound the speed-up;"
+            if slower > 1.3
+            else "allocations do not slow each other down: the bound is the jobs' own length and the teardowns;"
+        ),
+        f"memory grows with the jobs in flight: {last['peak_rss_mb'] / max(last['peak_runs'], 1):.0f} MB per job at the peak.",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
