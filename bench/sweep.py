@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from orchestrator.home import engine_cache_dir
+from orchestrator.jobs.index import Ledger
 
 TRAINCTL = str(Path(sys.executable).parent / "trainctl")
 NAME = "bench-sweep"
@@ -102,7 +103,8 @@ def run_one(parallel: int, points: int, run_s: float, keep: bool) -> dict[str, f
     if proc.returncode != 0:
         raise SystemExit(f"sweep at --max-parallel {parallel} failed ({proc.returncode}):\n{err[-3000:]}")
     rows = json.loads(out)["jobs"]
-    records = [json.loads((home / "jobs" / f"{r['job_id']}.json").read_text()) for r in rows]
+    ids = {r["job_id"] for r in rows}
+    records = [doc for doc in Ledger.for_home(home).documents() if doc["job_id"] in ids]
     allocation = [r["started_at"] - r["created"] for r in records]
     if not keep:
         subprocess.run(["rm", "-rf", str(home)], check=False)

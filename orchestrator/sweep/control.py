@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from orchestrator.errors import ConflictError
@@ -30,8 +30,9 @@ def sweep_log(rt: Runtime, sweep_id: str) -> Path:
     return rt.settings.home / "logs" / f"{sweep_id}.sweep.log"
 
 
-def spawn_runner(rt: Runtime, sweep_id: str, argv: Sequence[str]) -> Path:
-    """Start ``trainctl sweep ARGS`` (attached, without ``--detach``) in its own session; return its log file.
+def spawn_runner(rt: Runtime, sweep_id: str, spec: Path, params: Sequence[str], options: Mapping[str, str | Path | None]) -> Path:
+    """Start ``trainctl sweep SPEC --param ... --OPTION VALUE ...`` (attached: the options given, without
+    ``--detach``, with ``--yes``) in its own session; return its log file.
 
     It refuses at once (exit 4) when a process already runs this sweep."""
     holder = lock_holder(rt.settings.home, sweep_lock_key(sweep_id))
@@ -41,6 +42,10 @@ def spawn_runner(rt: Runtime, sweep_id: str, argv: Sequence[str]) -> Path:
             context={"sweep_id": sweep_id},
             hint=f"`trainctl ls --sweep {sweep_id}` follows it; `trainctl cancel --sweep {sweep_id}` stops it",
         )
+    argv = [str(spec.resolve()), *(f"--param={p}" for p in params), "--yes"]
+    argv += [
+        f"--{name}={Path(value).resolve() if isinstance(value, Path) else value}" for name, value in options.items() if value
+    ]
     log_path = sweep_log(rt, sweep_id)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.errors import InvalidInputError
+from orchestrator.errors import InvalidInputError, RunFailedError
 from orchestrator.jobs.records import JobRecord
 from orchestrator.lifecycle.context import Runtime
 from orchestrator.lifecycle.query import current, script_metrics
@@ -47,6 +47,19 @@ def sweep_rows(rt: Runtime, grid: Grid, objective: Objective | None) -> list[dic
         metrics = script_metrics(rt, record.job_id) if record else {}
         rows.append(_row(point.index, point.params, current(rt, record) if record else None, metrics, now))
     return rank(rows, objective)
+
+
+def unsuccessful(grid: Grid, rows: list[dict[str, Any]]) -> RunFailedError | None:
+    """The error a sweep ends with (exit 6) when a point did not succeed, counting each state; None when all did."""
+    failed = [r["state"] for r in rows if r["state"] != "succeeded"]
+    if not failed:
+        return None
+    counts = ", ".join(f"{state}: {failed.count(state)}" for state in sorted(set(failed)))
+    return RunFailedError(
+        f"{len(failed)} of {len(rows)} points of sweep {grid.sweep_id} did not succeed ({counts})",
+        context={"sweep_id": grid.sweep_id},
+        hint=f"`trainctl ls --sweep {grid.sweep_id}` lists its jobs; the same sweep again reruns the points not finished",
+    )
 
 
 def rank(rows: list[dict[str, Any]], objective: Objective | None) -> list[dict[str, Any]]:

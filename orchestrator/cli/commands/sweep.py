@@ -70,11 +70,8 @@ def command(
     if detach:
         from orchestrator.sweep.control import spawn_runner
 
-        argv = [str(Path(spec).resolve()), *(f"--param={p}" for p in params), f"--max-parallel={max_parallel}", "--yes"]
-        argv += [f"--objective={objective}"] if objective else []
-        argv += [f"--target={target}"] if target else []
-        argv += [f"--policy-config={policy_config.resolve()}"] if policy_config else []
-        log = spawn_runner(rt, grid.sweep_id, argv)
+        options = {"max-parallel": str(max_parallel), "objective": objective, "target": target, "policy-config": policy_config}
+        log = spawn_runner(rt, grid.sweep_id, Path(spec), params, options)
         emit({**head, "outcome": "started", "log": str(log)}, lambda: _started(grid.sweep_id, log))
         return
     _run(rt, grid, head, goal, max_parallel, policy_config)
@@ -83,22 +80,15 @@ def command(
 def _run(
     rt: Runtime, grid: Grid, head: dict[str, Any], goal: Objective | None, max_parallel: int, policy_config: Path | None
 ) -> None:
-    from orchestrator.errors import RunFailedError
     from orchestrator.sweep.run import run_sweep
-    from orchestrator.sweep.summary import sweep_rows
+    from orchestrator.sweep.summary import sweep_rows, unsuccessful
 
     run_sweep(rt, grid, max_parallel=max_parallel, say=lambda line: click.echo(line, err=True), policy_config=policy_config)
     rows = sweep_rows(rt, grid, goal)
     emit({**head, "outcome": "finished", "jobs": rows}, lambda: _summary(rows, goal))
-    unsuccessful = [r for r in rows if r["state"] != "succeeded"]
-    if unsuccessful:
-        states = sorted({r["state"] for r in unsuccessful})
-        counts = ", ".join(f"{s}: {sum(1 for r in unsuccessful if r['state'] == s)}" for s in states)
-        raise RunFailedError(
-            f"{len(unsuccessful)} of {len(rows)} points of sweep {grid.sweep_id} did not succeed ({counts})",
-            context={"sweep_id": grid.sweep_id},
-            hint=f"`trainctl ls --sweep {grid.sweep_id}` lists its jobs; the same sweep again reruns the points not finished",
-        )
+    failure = unsuccessful(grid, rows)
+    if failure is not None:
+        raise failure  # exit 6, after the summary
 
 
 def _started(sweep_id: str, log: Path) -> None:
