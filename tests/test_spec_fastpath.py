@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from orchestrator.cli.output import JSON_VERSION
 from orchestrator.spec import fastpath
 from orchestrator.spec.loader import check_spec
 from orchestrator.spec.models import JobSpec
@@ -46,9 +47,11 @@ def test_schema_file_is_generated_from_the_models_as_they_are() -> None:
 
 
 def test_schema_command_prints_the_same_schema_the_fast_path_reads() -> None:
-    """`trainctl schema` prints exactly the stored schema the fast path reads (minus its fingerprint)."""
+    """`trainctl schema` prints exactly the stored schema the fast path reads (minus its fingerprint), with the
+    `version` every JSON document of trainctl carries."""
     result = subprocess.run([sys.executable, "-m", "orchestrator", "schema"], capture_output=True, text=True, check=True)
     printed = json.loads(result.stdout)
+    assert printed.pop("version") == JSON_VERSION
     stored = fastpath.compiled_schema()
     assert stored is not None
     stored.pop(fastpath.SOURCE_KEY)
