@@ -64,8 +64,20 @@ def _backend() -> Check:
 
 def _passphrase() -> Check:
     from orchestrator.engine.passphrase import passphrase_file_in_use, passphrase_problem, passphrase_source
+    from orchestrator.engine.secrets import is_team_backend, new_stack_provider, passphrase_in_environment
 
-    home_file = get_settings().passphrase_file
+    settings = get_settings()
+    key_service = new_stack_provider(settings)
+    if key_service:
+        return Check("passphrase", True, f"not needed: new stacks' secrets use {key_service}")
+    if is_team_backend(settings.state_url) and not passphrase_in_environment():
+        return Check(
+            "passphrase",
+            False,
+            "a team backend needs secrets every member can decrypt, and none is set",
+            "set TRAINCTL_SECRETS_PROVIDER=awskms://alias/NAME?region=R, or PULUMI_CONFIG_PASSPHRASE_FILE (docs/teams.md)",
+        )
+    home_file = settings.passphrase_file
     in_use = passphrase_file_in_use(home_file)
     problem = passphrase_problem(in_use) if in_use is not None else None
     if problem:

@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.engine.secrets import require_team_secrets, secrets_failure, stack_provider
 from orchestrator.errors import ExitCode, SecretsProviderError, SettingsError
-from orchestrator.settings import load_settings
+from orchestrator.settings import get_settings, load_settings
 
 KMS_NOT_FOUND = (
     "error: could not create secrets manager for new stack: secrets (code=NotFound): operation error KMS: Encrypt, "
@@ -73,3 +73,21 @@ def test_the_provider_named_is_the_stack_s_own(monkeypatch: pytest.MonkeyPatch, 
     assert stack_provider(None, settings) == "awskms://alias/new?region=us-east-1"
     named = stack_provider(b"encryptionsalt: v1:abc\n", settings)
     assert named == "passphrase (from PULUMI_CONFIG_PASSPHRASE)" and "s3cret" not in named
+
+
+def test_doctor_says_what_a_team_backend_lacks(cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On s3:// without a key service or a passphrase in the environment doctor fails the check saying what to set."""
+    import json
+
+    monkeypatch.setenv("TRAINCTL_BACKEND_URL", "s3://team-state/trainctl")
+
+    def check() -> dict[str, object]:
+        checks = json.loads(cli("doctor", "--output", "json").stdout)["checks"]
+        return dict(next(c for c in checks if c["name"] == "passphrase"))
+
+    missing = check()
+    assert missing["ok"] is False and "TRAINCTL_SECRETS_PROVIDER" in str(missing["fix"])
+    monkeypatch.setenv("TRAINCTL_SECRETS_PROVIDER", "awskms://alias/team?region=us-east-1")
+    get_settings.cache_clear()  # settings are read once per process: this is a second "process"
+    with_key = check()
+    assert with_key["ok"] is True and "awskms://alias/team?region=us-east-1" in str(with_key["detail"])
