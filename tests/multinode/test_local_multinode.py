@@ -53,6 +53,13 @@ def _final_weights(tc: Trainctl, job_id: str, rank: int) -> dict[str, Any]:
     return loaded
 
 
+def _newest_epoch(tc: Trainctl, job_id: str) -> int:
+    """The newest epoch whose checkpoint rank 0 has synced to the artifact store (0: none yet; older ones are pruned)."""
+    directory = tc.home / "artifacts" / job_id / "checkpoints"
+    epochs = [int(p.stem.split("-")[1]) for p in directory.glob("epoch-*.pt")] if directory.is_dir() else []
+    return max(epochs, default=0)
+
+
 def _node_worker(job_id: str, rank: int) -> int | None:
     """The training process (train.py under torchrun) of node ``rank``."""
     needle = f"TRAINCTL_JOB_ID={job_id}".encode()
@@ -105,11 +112,10 @@ def test_two_node_job_completes_with_the_same_weights_on_both_ranks(tc: Trainctl
 
 def test_killing_node_1_restarts_both_nodes_from_the_checkpoint(tc: Trainctl, tmp_path: Path, torch_python: str) -> None:
     """SIGKILL to node 1's training process mid-run: both nodes restart, resume from rank 0's checkpoint, and finish."""
-    up = tc.start("up", str(_example(tmp_path, epochs=8, step_s=0.05)))
+    up = tc.start("up", str(_example(tmp_path, epochs=10, step_s=0.1)))
     try:
         job_id = wait_until(lambda: (tc.jobs() or [{}])[0].get("job_id"), timeout=60)
-        checkpoints = tc.home / "artifacts" / job_id / "checkpoints"
-        wait_until(lambda: checkpoints.is_dir() and any(p.name.startswith("epoch-0002") for p in checkpoints.iterdir()), 180)
+        wait_until(lambda: _newest_epoch(tc, job_id) >= 2, 180)
         victim = wait_until(lambda: _node_worker(job_id, 1), timeout=30)
         os.kill(victim, signal.SIGKILL)
         _, stderr = up.communicate(timeout=300)
@@ -156,11 +162,11 @@ def test_cancel_stops_both_nodes(tc: Trainctl, tmp_path: Path, torch_python: str
 
 def test_a_lost_node_relaunches_the_whole_job_from_the_checkpoint(tc: Trainctl, tmp_path: Path, torch_python: str) -> None:
     """Node 1's whole session (agent and run) is killed: rank 0 stops, the job is relaunched as a whole and resumes."""
-    up = tc.start("up", str(_example(tmp_path, epochs=8, step_s=0.05)))
+    up = tc.start("up", str(_example(tmp_path, epochs=10, step_s=0.1)))
     try:
         job_id = wait_until(lambda: (tc.jobs() or [{}])[0].get("job_id"), timeout=60)
         artifacts = tc.home / "artifacts" / job_id
-        wait_until(lambda: any(p.name.startswith("epoch-0002") for p in (artifacts / "checkpoints").glob("*")), 180)
+        wait_until(lambda: _newest_epoch(tc, job_id) >= 2, 180)
         agent = json.loads((artifacts / "nodes" / "1" / "status.json").read_text())["pid"]
         for pid in session_members(agent):  # the node is gone: its agent and everything it ran
             os.kill(pid, signal.SIGKILL)
