@@ -63,6 +63,12 @@ def test_every_command_with_json_output_has_a_schema() -> None:
     assert files - set(commands) - set(json_contract.SHARED) == set()
 
 
+def test_docs_ci_lists_every_schema() -> None:
+    """docs/ci.md links every schema of docs/json/ (the list CI authors read)."""
+    doc = (REPO / "docs" / "ci.md").read_text()
+    assert [p.name for p in sorted(json_contract.SCHEMAS.glob("*.json")) if f"(json/{p.name})" not in doc] == []
+
+
 def test_every_command_schema_is_checked_against_a_real_run() -> None:
     """Every command with JSON output is run for real in this module or in a named test that exists."""
     assert set(json_contract.json_commands()) == RUN_HERE | set(CHECKED_ELSEWHERE)
