@@ -40,7 +40,7 @@ def jobs(trainctl_home: Path) -> Path:
     return trainctl_home
 
 
-@pytest.mark.parametrize("command", ["status", "logs", "cancel", "down"])
+@pytest.mark.parametrize("command", ["status", "logs", "wait", "cancel", "down"])
 def test_job_argument_completes_to_the_ids_in_the_index(jobs: Path, command: str) -> None:
     """`trainctl COMMAND <Tab>` lists every job id of the index; a prefix narrows it."""
     assert sorted(_complete(jobs, f"trainctl {command} ")) == sorted(IDS)
