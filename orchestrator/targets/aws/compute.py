@@ -211,6 +211,18 @@ def describe(ec2: Any, instance_id: str) -> InstanceFacts | None:
     return instances[0] if instances else None
 
 
+def describe_many(ec2: Any, instance_ids: list[str]) -> dict[str, InstanceFacts]:
+    """The instances of ``instance_ids`` EC2 still lists, by id, in one paginated call (a filter, so an id
+    EC2 has forgotten is simply missing instead of failing the call)."""
+    filters = [{"Name": "instance-id", "Values": list(instance_ids)}]
+
+    def listing() -> dict[str, InstanceFacts]:
+        pages = ec2.get_paginator("describe_instances").paginate(Filters=filters)
+        return {f.instance_id: f for page in pages for r in page["Reservations"] for f in map(_facts, r["Instances"])}
+
+    return aws.call("describing the instances (ec2 DescribeInstances)", listing, instance_ids=",".join(instance_ids))
+
+
 def job_instances(ec2: Any, job_id: str) -> list[InstanceFacts]:
     """Every instance tagged with ``job_id`` (terminated ones too, while EC2 lists them), newest first."""
     filters = [{"Name": f"tag:{Tag.JOB_ID}", "Values": [job_id]}]
@@ -248,7 +260,7 @@ def terminate_all(ec2: Any, instance_ids: list[str], *, wait_s: float = TERMINAT
             _terminate_one(ec2, instance_id)
     deadline = time.monotonic() + wait_s
     while True:
-        left = [(i, f) for i in pending if (f := describe(ec2, i)) is not None and f.state != "terminated"]
+        left = [(i, f) for i, f in describe_many(ec2, pending).items() if f.state != "terminated"]
         if not left:
             return
         if time.monotonic() >= deadline:

@@ -144,15 +144,16 @@ class TrainingInstanceProvider(ResourceProvider):
         return UpdateResult(outs={**olds, "tags": news["tags"]})
 
     def read(self, id: str, props: dict[str, Any]) -> ReadResult:
-        ec2 = _ec2(props)
-        seen = [compute.describe(ec2, instance_id) for instance_id in _group(id, props)]
+        group = _group(id, props)
+        found = compute.describe_many(_ec2(props), group)
+        seen = [found.get(instance_id) for instance_id in group]
         live = [facts for facts in seen if facts is not None and facts.live]
         if not live:
             # Terminated (finished, preempted or shut down): gone, so the next `up` launches a new one.
             lead = seen[0]
             return ReadResult(id_=None, outs={**props, "state": lead.state if lead else "gone"})
         if len(live) < len(seen):
-            ended = [i for i, facts in zip(_group(id, props), seen, strict=True) if facts is None or not facts.live]
+            ended = [i for i, facts in zip(group, seen, strict=True) if facts is None or not facts.live]
             return ReadResult(id_=id, outs={**props, "state": PARTIAL, "ended": ended})
         return ReadResult(id_=id, outs={**props, "state": live[0].state, "purchased": live[0].market})
 
