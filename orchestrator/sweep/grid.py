@@ -29,6 +29,7 @@ SWEEPABLE = (
     "resources.spot",
     "resources.on_demand_fallback",
     "resources.disk_gb",
+    "resources.nodes",
     "resources.region",
     "limits.max_runtime",
     "limits.max_cost_usd",

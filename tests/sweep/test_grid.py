@@ -26,12 +26,16 @@ def test_grid_is_the_product_in_option_order(spec: Path) -> None:
 
 
 def test_values_are_read_as_in_a_spec_file(spec: Path) -> None:
-    """resources.spot=true is a bool, disk_gb=100 an int, max_runtime=2h a duration; env values stay strings."""
-    grid = build_grid(load_spec(spec), ["resources.spot=true", "resources.disk_gb=100", "limits.max_runtime=2h", "env.SEED=007"])
+    """resources.spot=true is a bool, disk_gb=100 and nodes=2 ints, max_runtime=2h a duration; env values stay strings."""
+    grid = build_grid(
+        load_spec(spec),
+        ["resources.spot=true", "resources.disk_gb=100", "resources.nodes=2", "limits.max_runtime=2h", "env.SEED=007"],
+    )
     [point] = grid.points
     spec_of_point = point.loaded.spec
     assert spec_of_point.resources.spot is True
     assert spec_of_point.resources.disk_gb == 100
+    assert spec_of_point.resources.nodes == 2
     assert spec_of_point.limits.max_runtime == 7200
     assert spec_of_point.env["SEED"] == "007"
     assert any("resources.spot" in n or "resources.disk_gb" in n for n in point.loaded.notices)  # local: cloud fields ignored
