@@ -72,7 +72,9 @@ restarts: {{max_preemptions: 2}}
 
 
 def service_of(action: str | None, target: str | None, body: bytes) -> str:
-    """Which AWS service a request is for, from what the proxy sees (S3 is the REST API with neither)."""
+    """Which AWS service a request is for, from what the proxy sees (S3, the REST API, as ``S3:<METHOD>``)."""
+    if action and action.startswith("S3:"):
+        return "s3"
     if target:
         prefix = target.split(".", 1)[0]
         return JSON_PREFIXES.get(prefix, prefix)
