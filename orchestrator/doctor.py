@@ -63,14 +63,14 @@ def _backend() -> Check:
 
 
 def _passphrase() -> Check:
-    from orchestrator.engine.passphrase import passphrase_file_in_use, passphrase_problem, passphrase_source
-    from orchestrator.engine.secrets import is_team_backend, new_stack_provider, passphrase_in_environment
+    from orchestrator.engine.passphrase import passphrase_file_in_use, passphrase_problem, passphrase_source, passphrase_variable
+    from orchestrator.engine.secrets import is_team_backend, new_stack_provider
 
     settings = get_settings()
     key_service = new_stack_provider(settings)
     if key_service:
         return Check("passphrase", True, f"not needed: new stacks' secrets use {key_service}")
-    if is_team_backend(settings.state_url) and not passphrase_in_environment():
+    if is_team_backend(settings.state_url) and not passphrase_variable():
         return Check(
             "passphrase",
             False,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from orchestrator.engine.locate import Engine
 from orchestrator.engine.passphrase import (
-    PASSPHRASE_VARS,
     ensure_passphrase_file,
     passphrase_file_in_use,
+    passphrase_variable,
     require_passphrase,
 )
 from orchestrator.engine.secrets import is_team_backend
@@ -30,7 +30,7 @@ def engine_env(settings: Settings, engine: Engine) -> dict[str, str]:
         "PATH": f"{engine.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     private_home(settings.home)
-    if not any(os.environ.get(name) for name in PASSPHRASE_VARS):
+    if not passphrase_variable():
         if is_team_backend(settings.state_url):  # a key service (require_team_secrets): no passphrase of this home's own
             return env
         env["PULUMI_CONFIG_PASSPHRASE_FILE"] = str(ensure_passphrase_file(settings.passphrase_file))

@@ -47,12 +47,14 @@ def require_passphrase(path: Path) -> None:
         )
 
 
+def passphrase_variable() -> str | None:
+    """The environment variable that carries the user's passphrase (or its file), when one does."""
+    return next((name for name in PASSPHRASE_VARS if os.environ.get(name)), None)
+
+
 def passphrase_source(home_file: Path) -> str | None:
     """Where the passphrase comes from (a variable name or the file), never its value."""
-    for name in PASSPHRASE_VARS:
-        if os.environ.get(name):
-            return name
-    return str(home_file) if home_file.exists() else None
+    return passphrase_variable() or (str(home_file) if home_file.exists() else None)
 
 
 def passphrase_file_in_use(home_file: Path) -> Path | None:

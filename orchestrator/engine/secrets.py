@@ -14,23 +14,22 @@ cloud failure.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
-from orchestrator.engine.passphrase import PASSPHRASE_VARS
+from orchestrator.engine.passphrase import passphrase_variable
 from orchestrator.errors import SecretsProviderError, SettingsError
 from orchestrator.settings import Settings
 
 PASSPHRASE = "passphrase"  # noqa: S105 - the name of Pulumi's default provider, not a password
 _HINT = {
     PASSPHRASE: "give every member the team's passphrase in PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE",
-    "awskms": "check the key exists and that your AWS identity may use it (kms:Encrypt, kms:Decrypt, kms:GenerateDataKey)",
+    "awskms": "check the key exists and that your AWS identity may use it (kms:Encrypt, kms:Decrypt)",
 }
 # what the engine prints when the secrets manager cannot be built or cannot encrypt/decrypt
 _SECRETS_FAILURE = re.compile(
     r"incorrect passphrase|passphrase must be set|secrets manager|secrets \(code=|operation error KMS"
-    r"|failed to decrypt|decrypting secret|constructing secrets manager",
+    r"|failed to decrypt|decrypting secret",
     re.IGNORECASE,
 )
 
@@ -46,14 +45,9 @@ def new_stack_provider(settings: Settings) -> str | None:
     return None if provider in (None, PASSPHRASE) else provider
 
 
-def passphrase_in_environment() -> str | None:
-    """The variable that carries a passphrase, when one does."""
-    return next((name for name in PASSPHRASE_VARS if os.environ.get(name)), None)
-
-
 def require_team_secrets(settings: Settings) -> None:
     """On a team backend, refuse (exit 2) a passphrase that only this home would know."""
-    if not is_team_backend(settings.state_url) or new_stack_provider(settings) or passphrase_in_environment():
+    if not is_team_backend(settings.state_url) or new_stack_provider(settings) or passphrase_variable():
         return
     raise SettingsError(
         "a team backend needs secrets every member can decrypt: no secrets provider is set",
@@ -75,7 +69,7 @@ def stack_provider(document: bytes | None, settings: Settings) -> str:
         provider = new_stack_provider(settings) if document is None else None
     if provider and provider != PASSPHRASE:
         return str(provider)
-    source = passphrase_in_environment() or str(settings.passphrase_file)
+    source = passphrase_variable() or str(settings.passphrase_file)
     return f"{PASSPHRASE} (from {source})"
 
 

@@ -48,7 +48,7 @@ class Fault:
         named = (
             self.action in (action, target)
             or (target is not None and target.endswith("." + self.action))
-            or (action is not None and action.startswith(self.action + ":"))
+            or (self.action == "S3" and action is None and target is None)
         )
         if not named:
             return False
@@ -111,14 +111,17 @@ class FaultProxy:
                 if (s.action == action or (s.action or "").startswith(action + ":")) and (fault is None or s.fault == fault)
             )
 
-    def choose(self, action: str | None, target: str | None, body: bytes) -> Fault | None:
+    def choose(self, action: str | None, target: str | None, body: bytes, *, rest: str | None = None) -> Fault | None:
+        """The fault that answers this request, if any; ``rest`` names a request with no action or target
+        (S3's REST API: ``S3:<METHOD>``) in ``seen``."""
+        named = action or target or rest
         with self._lock:
             for fault in self.faults:
                 if fault.matches(action, target, body) and self._random.random() < fault.rate:
                     fault.injected += 1
-                    self.seen.append(Seen(action or target, fault.kind))
+                    self.seen.append(Seen(named, fault.kind))
                     return fault
-            self.seen.append(Seen(action or target, None))
+            self.seen.append(Seen(named, None))
             return None
 
 
@@ -280,9 +283,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            target = self.headers.get("X-Amz-Target")
-            action = _action(self.path, body) or (None if target else f"S3:{self.command}")
-            fault = proxy.choose(action, target, body)
+            fault = proxy.choose(_action(self.path, body), self.headers.get("X-Amz-Target"), body, rest=f"S3:{self.command}")
             if fault is not None and fault.kind != "slow":
                 self._reply(fault.status, fault.body, fault.content_type)
                 return

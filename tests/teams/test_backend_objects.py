@@ -10,6 +10,8 @@ import pytest
 from orchestrator.engine.locks import engine_locks, lock_conflict, stale_engine_locks
 from orchestrator.engine.stack_settings import settings_store
 from orchestrator.errors import ExitCode, LockHeldError
+from orchestrator.testing.faults import FaultProxy, s3_slow_down
+from orchestrator.testing.moto_server import MotoServer
 from tests.teams.conftest import BUCKET, PREFIX, TeamBackend
 
 LOCK_KEY = ".pulumi/locks/organization/trainctl/{job}/0f0f0f0f-0000-4000-8000-000000000000.json"
@@ -57,3 +59,22 @@ def test_only_a_dead_holder_on_this_host_is_stale_in_the_bucket(team: TeamBacken
 def test_backends_trainctl_keeps_no_objects_in_have_no_locks_or_settings_store(url: str) -> None:
     """Kinds of backend without an object store here read no locks and keep no settings (nothing fails)."""
     assert engine_locks(url) == [] and settings_store(url) is None
+
+
+def test_the_fault_proxy_throttles_s3_requests(moto: MotoServer, fault_proxy: FaultProxy) -> None:
+    """An S3 request (REST: no Action, no target) gets 503 SlowDown from the proxy; other APIs' requests do not."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    fault_proxy.clear()
+    fault_proxy.add(s3_slow_down(times=1))
+    once = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    s3 = boto3.client("s3", endpoint_url=fault_proxy.url, region_name="us-east-1", config=once)
+    with pytest.raises(ClientError) as throttled:
+        s3.list_buckets()
+    assert throttled.value.response["Error"]["Code"] == "SlowDown"
+    s3.list_buckets()  # the fault was for one request only
+    boto3.client("sts", endpoint_url=fault_proxy.url, region_name="us-east-1", config=once).get_caller_identity()
+    assert (fault_proxy.count("S3", "throttle"), fault_proxy.count("S3:GET"), fault_proxy.count("GetCallerIdentity")) == (1, 2, 1)
+    fault_proxy.clear()
