@@ -60,6 +60,20 @@ def engine_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
     return url[: -len(TRACES_PATH)] if url.endswith(TRACES_PATH) else url
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without a user name or password in it (what may be logged, or written into an agent's config)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def start(service: str, *, parent: str | None = None, environ: Mapping[str, str] | None = None, exporter: Any = None) -> bool:
     """Turn tracing on for this process when the environment asks for it; return whether it is on.
 
@@ -199,7 +213,8 @@ def agent_context(**attributes: str) -> dict[str, str]:
     url = traces_url()
     if parent is None or url is None:
         return {}
-    return {"traceparent": parent, "endpoint": url, **{k: v for k, v in attributes.items() if v}}
+    # Credentials in the URL stay out of the agent's config (it lands in plain stack state and on instances).
+    return {"traceparent": parent, "endpoint": without_credentials(url), **{k: v for k, v in attributes.items() if v}}
 
 
 def job_attributes(values: Mapping[str, Any]) -> dict[str, str]:

@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from orchestrator import __version__
-from orchestrator.tracing import JOB_ATTRIBUTES
+from orchestrator.tracing import JOB_ATTRIBUTES, without_credentials
 
 EXPORT_TIMEOUT_S = 2.0  # one export attempt (with its retries) never takes longer
 COOL_DOWN_S = 30.0  # after a failed export, batches are dropped (not retried) for this long
@@ -131,7 +131,8 @@ class GuardedExporter(SpanExporter):
         self._down_until = time.monotonic() + COOL_DOWN_S
         if not self._warned:
             self._warned = True
-            _warn("tracing.export_failed", endpoint=self.url, reason=why, hint="traces of this run are lost; the run goes on")
+            endpoint = without_credentials(self.url)
+            _warn("tracing.export_failed", endpoint=endpoint, reason=why, hint="traces of this run are lost; the run goes on")
         return result
 
     def shutdown(self) -> None:

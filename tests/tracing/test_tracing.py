@@ -90,7 +90,7 @@ def test_no_opentelemetry_import_unless_a_traced_command_runs_with_an_endpoint(t
     assert _imports_otel(["ls"], on) == "OTEL ['opentelemetry'] 0"  # the control: a traced command does load it
 
 
-@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{port}", "not-a-url"])
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:{port}", "not-a-url", "http://user:hunter2@127.0.0.1:{port}"])
 def test_unreachable_or_bad_endpoint_is_one_warning_not_a_failure(trainctl_home: Path, endpoint: str) -> None:
     """A collector that is down (or an endpoint that is no URL) leaves the exit code alone and says so once."""
     import socket
@@ -105,6 +105,7 @@ def test_unreachable_or_bad_endpoint_is_one_warning_not_a_failure(trainctl_home:
     assert len(warnings) == 1, result.stderr
     assert json.loads(warnings[0])["level"] == "warning"
     assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr  # a password in the endpoint is never logged
 
 
 def test_offline_check_is_one_tree_under_the_command_span(spans: InMemorySpanExporter, cli: Any) -> None:
@@ -282,3 +283,23 @@ def test_missing_sdk_leaves_tracing_off_with_one_line(
     assert tracing.start(tracing.AGENT_SERVICE) is False
     assert not tracing.active()
     assert "tracing is off: the OpenTelemetry SDK is not installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://collector:4318/v1/traces", "http://collector:4318/v1/traces"),
+        ("https://user:s3cret@collector.example/v1/traces", "https://collector.example/v1/traces"),
+        ("http://token@[::1]:4318/v1/traces", "http://[::1]:4318/v1/traces"),
+    ],
+)
+def test_endpoint_credentials_never_reach_the_agent_config_or_the_warning(
+    monkeypatch: pytest.MonkeyPatch, spans: InMemorySpanExporter, url: str, shown: str
+) -> None:
+    """A user name or password in the endpoint URL is dropped from the agent's trace context."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url)
+    assert tracing.without_credentials(url) == shown
+    with tracing.span("allocate"):
+        context = tracing.agent_context(job_id="j", target="local", team="t")
+    assert context["endpoint"] == shown
+    assert "s3cret" not in json.dumps(context)
