@@ -48,6 +48,7 @@ def agent_trace(config: AgentConfig) -> Iterator[None]:
             yield
     finally:
         tracing.shutdown()
+        set_process_job()
 
 
 def run_trace_env() -> dict[str, str]:

@@ -214,12 +214,13 @@ class ResourceSpans:
 
 
 def bound_job() -> dict[str, str]:
-    """The ``trainctl.*`` attributes of the job bound to the logging context (empty outside a job)."""
+    """The ``trainctl.*`` attributes of this process's job (an agent's), else of the job bound to the
+    logging context (empty outside a job)."""
     structlog = sys.modules.get("structlog.contextvars")
-    if structlog is None:
+    if _AGENT_JOB or structlog is None:
         return _AGENT_JOB.copy()
     values = structlog.get_contextvars()
-    return {attribute: str(values[key]) for key, attribute in JOB_ATTRIBUTES.items() if values.get(key)} or _AGENT_JOB.copy()
+    return {attribute: str(values[key]) for key, attribute in JOB_ATTRIBUTES.items() if values.get(key)}
 
 
 _AGENT_JOB: dict[str, str] = {}
