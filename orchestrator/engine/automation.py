@@ -8,6 +8,7 @@ Engine exceptions are translated into trainctl errors here, with the lock holder
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -220,9 +221,14 @@ class Workspace:
             return engine_call("listing stacks", lambda: self.local(work_dir).list_stacks(include_all=False))
 
     def remove_stack(self, job_id: str) -> None:
-        """Delete the (empty) stack, its history and its persisted settings."""
-        with scratch_dir() as work_dir:
-            engine_call(f"removing stack {job_id}", lambda: self.local(work_dir).remove_stack(job_id, force=True), job_id=job_id)
+        """Delete the (empty) stack, its history and its persisted settings.
+
+        A stack that is not there is removed already: a retry after the engine deleted it but failed on
+        its history (a throttled bucket) finds none.
+        """
+        operation = f"removing stack {job_id}"
+        with scratch_dir() as work_dir, contextlib.suppress(NotFoundError):
+            engine_call(operation, lambda: self.local(work_dir).remove_stack(job_id, force=True), job_id=job_id)
         if self.settings_store is not None:
             self.settings_store.remove(job_id)
 
