@@ -84,6 +84,15 @@ def _stale_locks(backend: Backend) -> list[str]:
     return [where for where, _ in backend.locks()]
 
 
+def _after_operations_in_flight(backend: Backend, job_id: str) -> bool:
+    """Whether ``job_id`` still has pending operations once no engine works on it. An operation that
+    started after the lock check (the job's own finalize tearing a finished run down) records its
+    pending operations until it ends: only one that outlives its engine is left behind."""
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: not engine_processes(job_id) and not backend.locks(), timeout=120)
+    return bool(backend.pending_operations(job_id))
+
+
 def _check(tc: Trainctl, name: str, backend: Backend) -> list[str]:
     """Every invariant that must hold after repair; returns the violations."""
     problems = []
@@ -92,7 +101,7 @@ def _check(tc: Trainctl, name: str, backend: Backend) -> list[str]:
         problems.append(f"stale engine lock {stale}")
     for job in tc.jobs():
         job_id = job["job_id"]
-        if backend.pending_operations(job_id):
+        if backend.pending_operations(job_id) and _after_operations_in_flight(backend, job_id):
             problems.append("pending operation in state")
         resources = backend.live_resources(job_id)
         running = job["state"] == "running" and len(resources) == 4  # manifest, workdir, artifacts, training
