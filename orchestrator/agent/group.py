@@ -126,12 +126,9 @@ class NodeGroup:
         exits: dict[int, int | None] = {0: own_exit}
         for rank in range(1, self.size):
             status = self.node_status(rank)
-            ended = self._ended_on_its_own(rank, status)
-            if ended is not None:
-                return ended
-            why = self.lost(rank, status)
-            if why is not None:
-                return stop_order(attempt, NODE_LOST, why)
+            stop = self._peer_stop(attempt, rank, status)
+            if stop is not None:
+                return stop
             exits[rank] = _exit_of(status, attempt)
         failed = [(rank, code) for rank, code in exits.items() if code not in (None, 0)]
         if failed:
@@ -150,14 +147,18 @@ class NodeGroup:
         :meth:`all_ended` says when every node's run of ``attempt`` has ended.
         """
         for rank in range(1, self.size):
-            status = self.node_status(rank)
-            ended = self._ended_on_its_own(rank, status)
-            if ended is not None:
-                return ended
-            why = self.lost(rank, status)
-            if why is not None:
-                return stop_order(attempt, NODE_LOST, why)
+            stop = self._peer_stop(attempt, rank, self.node_status(rank))
+            if stop is not None:
+                return stop
         return None
+
+    def _peer_stop(self, attempt: int, rank: int, status: dict[str, Any] | None) -> GroupOrder | None:
+        """A stop order when node ``rank`` stopped on its own or is lost, else None."""
+        ended = self._ended_on_its_own(rank, status)
+        if ended is not None:
+            return ended
+        why = self.lost(rank, status)
+        return None if why is None else stop_order(attempt, NODE_LOST, why)
 
     def all_ended(self, attempt: int) -> bool:
         """Whether every other node reports its run of ``attempt`` ended (or never started)."""
